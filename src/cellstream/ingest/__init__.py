@@ -1,0 +1,1 @@
+"""Ingestion: read → validate → append (one atomic batch) → notify subscribers after commit."""

@@ -1,0 +1,42 @@
+"""One `Settings` object, read from the environment (prefix CELLSTREAM_) once and passed down.
+Nothing else in Cellstream reads os.environ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CELLSTREAM_", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="where the embedded database and generated keys live")
+    database_url: str = Field("", description="sqlite:///path or postgresql://…; default: SQLite in data_dir")
+    jwt_secret: str = Field("", description="HS256 signing key; generated into data_dir when empty")
+    auth_token_minutes: int = Field(240, ge=1, description="lifetime of an auth_token (documented: 240)")
+    refresh_token_days: int = Field(30, ge=1)
+    lockout_failures: int = Field(3, ge=1, description="consecutive failed logins that lock a user")
+    lockout_minutes: int = Field(5, ge=1)
+    event_retention_days: int = Field(30, ge=1, description="events older than this are removed")
+    retention_interval_s: int = Field(3600, ge=1)
+    events_max_per_page: int = Field(1000, ge=1)
+    ingest_max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    ingest_batch_size: int = Field(5000, ge=1)
+    sqlite_cache_mb: int = Field(256, ge=1)
+    rate_limits: Literal["on", "off"] = "on"
+    allow_private_destinations: bool = False
+    log_format: Literal["console", "json"] = "console"
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'cellstream.db'}"
+
+    def with_database(self, url: str | None) -> Settings:
+        return self if not url else self.model_copy(update={"database_url": url})

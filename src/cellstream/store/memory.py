@@ -1,0 +1,213 @@
+"""In-memory stores: the reference implementation of the ports, for tests and embedding.
+
+Every operation is a plain scan; it answers exactly as the SQL stores do (the contract suite checks),
+which makes it the executable definition of the store semantics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import functools
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from cellstream.clock import Clock, SystemClock
+from cellstream.errors import Conflict, NotFound
+from cellstream.events.codec import encode_event
+from cellstream.events.columns import EventColumns, columns_of
+from cellstream.events.model import Event, StoredEvent
+from cellstream.events.query import EventQuery, compare_keys, sort_values, sorted_rows
+from cellstream.ids import EventIdGenerator
+from cellstream.store.protocols import (
+    AppendResult,
+    ApplicationToken,
+    EventPage,
+    Organisation,
+    ServiceToken,
+    User,
+)
+
+
+class MemoryEventStore:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._ids = EventIdGenerator(clock or SystemClock())
+        self._positions: list[int] = []
+        self._rows: dict[int, tuple[StoredEvent, EventColumns]] = {}
+        self._by_key: dict[tuple[int, int], int] = {}
+        self._last_position = 0
+        self._lock = asyncio.Lock()
+
+    async def append(self, events: Sequence[Event]) -> AppendResult:
+        async with self._lock:
+            fresh: list[tuple[int, Event, bytes]] = []
+            batch_keys: dict[tuple[int, int], bytes] = {}
+            duplicates = 0
+            for index, event in enumerate(events):
+                if event.id is None:
+                    continue
+                key = (event.org_id, event.id)
+                body = encode_event(event)
+                known = batch_keys.get(key)
+                if known is None and key in self._by_key:
+                    known = self._rows[self._by_key[key]][0].body
+                if known is not None:
+                    if known != body:
+                        raise Conflict(f"event {index}: id {event.id} is already stored in organisation "
+                                       f"{event.org_id} with different content")
+                    duplicates += 1
+                    continue
+                batch_keys[key] = body
+                fresh.append((index, event, body))
+            missing = [i for i, e in enumerate(events) if e.id is None]
+            generated = dict(zip(missing, self._ids.next_ids(len(missing)), strict=True)) if missing else {}
+            for index in missing:
+                event = events[index].with_id(generated[index])
+                fresh.append((index, event, encode_event(event)))
+            fresh.sort(key=lambda item: item[0])
+            stored = []
+            for _, event, body in fresh:
+                self._last_position += 1
+                item = StoredEvent(self._last_position, event, body)
+                stored.append(item)
+                self._positions.append(item.position)
+                self._rows[item.position] = (item, columns_of(event))
+                self._by_key[(event.org_id, event.id or 0)] = item.position
+            return AppendResult(stored, duplicates)
+
+    def _select(self, query: EventQuery) -> list[tuple[StoredEvent, EventColumns]]:
+        return [row for row in self._rows.values() if query.matches(row[1])]
+
+    async def page(self, query: EventQuery, *, limit: int, offset: int = 0,
+                   after: tuple[Any, ...] | None = None) -> EventPage:
+        selected = self._select(query)
+        bodies = {cols: item.body for item, cols in selected}
+        ordered = sorted_rows(list(bodies), query.sort)
+        if after is not None:
+            ordered = [r for r in ordered if compare_keys(query.sort, sort_values(r, query.sort), after) > 0]
+        chosen = ordered[offset:offset + limit]
+        last = sort_values(chosen[-1], query.sort) if chosen else None
+        return EventPage([bodies[c] for c in chosen], last)
+
+    async def count(self, query: EventQuery) -> int:
+        return len(self._select(query))
+
+    async def read_after(self, position: int, limit: int, *, org_id: int | None = None) -> list[StoredEvent]:
+        start = bisect.bisect_right(self._positions, position)
+        out: list[StoredEvent] = []
+        for pos in self._positions[start:]:
+            item = self._rows[pos][0]
+            if org_id is None or item.event.org_id == org_id:
+                out.append(item)
+                if len(out) >= limit:
+                    break
+        return out
+
+    async def last_position(self) -> int:
+        return self._last_position
+
+    async def delete_before(self, ts_ms: int) -> int:
+        async with self._lock:
+            doomed = [p for p, (_, cols) in self._rows.items() if cols.ts_ms < ts_ms]
+            for pos in doomed:
+                _, cols = self._rows.pop(pos)
+                del self._by_key[(cols.org_id, cols.id)]
+            gone = set(doomed)
+            self._positions = [p for p in self._positions if p not in gone]
+            return len(doomed)
+
+    async def health(self) -> dict[str, Any]:
+        return {"backend": "memory", "events": len(self._rows), "last_position": self._last_position}
+
+    async def close(self) -> None:
+        return None
+
+
+def _mutating(method: Any) -> Any:
+    @functools.wraps(method)
+    async def wrapper(self: MemoryAccountStore, *args: Any, **kwargs: Any) -> Any:
+        async with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
+class MemoryAccountStore:
+    def __init__(self) -> None:
+        self._orgs: dict[int, Organisation] = {}
+        self._users: dict[int, User] = {}
+        self._app_tokens: dict[int, ApplicationToken] = {}
+        self._service_tokens: dict[int, ServiceToken] = {}
+        self._lock = asyncio.Lock()
+
+    @_mutating
+    def create_organisation(self, name: str, *, org_id: int | None = None, now_ms: int) -> Organisation:
+        if org_id is None:
+            org_id = max(self._orgs, default=0) + 1
+        if org_id in self._orgs:
+            raise Conflict(f"organisation {org_id} exists")
+        org = Organisation(org_id, name, now_ms)
+        self._orgs[org_id] = org
+        return org
+
+    async def get_organisation(self, org_id: int) -> Organisation | None:
+        return self._orgs.get(org_id)
+
+    @_mutating
+    def create_user(self, org_id: int, username: str, name: str, password_hash: str,
+                    roles: tuple[int, ...], *, now_ms: int) -> User:
+        if org_id not in self._orgs:
+            raise NotFound(f"Organisation with Id '{org_id}' not found.")
+        if any(u.username.lower() == username.lower() for u in self._users.values()):
+            raise Conflict(f"user {username!r} exists")
+        user = User(max(self._users, default=0) + 1, org_id, username, name, password_hash, roles, 1, now_ms)
+        self._users[user.id] = user
+        return user
+
+    async def get_user(self, user_id: int) -> User | None:
+        return self._users.get(user_id)
+
+    async def find_user(self, username: str) -> User | None:
+        return next((u for u in self._users.values() if u.username.lower() == username.lower()), None)
+
+    @_mutating
+    def update_login_state(self, user_id: int, failed_logins: int, locked_until_ms: int) -> None:
+        user = self._users[user_id]
+        self._users[user_id] = replace(user, failed_logins=failed_logins, locked_until_ms=locked_until_ms)
+
+    @_mutating
+    def create_application_token(self, org_id: int, description: str, secret_hash: str, *, now_ms: int,
+                                 expiry_ms: int | None = None, ip: str | None = None,
+                                 creator_user_id: int | None = None) -> ApplicationToken:
+        if org_id not in self._orgs:
+            raise NotFound(f"Organisation with Id '{org_id}' not found.")
+        token = ApplicationToken(max(self._app_tokens, default=0) + 1, org_id, description, secret_hash, 0,
+                                 now_ms, expiry_ms, ip, creator_user_id)
+        self._app_tokens[token.id] = token
+        return token
+
+    async def get_application_token(self, token_id: int) -> ApplicationToken | None:
+        return self._app_tokens.get(token_id)
+
+    async def list_application_tokens(self, org_id: int) -> list[ApplicationToken]:
+        return [t for t in self._app_tokens.values() if t.org_id == org_id]
+
+    @_mutating
+    def update_application_token(self, org_id: int, token_id: int, *, description: str | None = None,
+                                 status: int | None = None) -> ApplicationToken | None:
+        token = self._app_tokens.get(token_id)
+        if token is None or token.org_id != org_id:
+            return None
+        token = replace(token, description=token.description if description is None else description,
+                        status=token.status if status is None else status)
+        self._app_tokens[token_id] = token
+        return token
+
+    @_mutating
+    def create_service_token(self, description: str, secret_hash: str, *, now_ms: int) -> ServiceToken:
+        token = ServiceToken(max(self._service_tokens, default=0) + 1, description, secret_hash, now_ms)
+        self._service_tokens[token.id] = token
+        return token
+
+    async def get_service_token(self, token_id: int) -> ServiceToken | None:
+        return self._service_tokens.get(token_id)
