@@ -1,0 +1,1 @@
+"""Domain services: organisations, users and tokens now; SIMs, endpoints and quotas later."""

@@ -1,0 +1,34 @@
+"""The running platform's parts, as the adapters (HTTP API, CLI, portal, workers) see them.
+
+Built only by `cellstream.runtime` (the composition root, which picks concrete stores); everything else
+receives a `Services` and never chooses an implementation itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from cellstream.clock import Clock
+from cellstream.domain.auth import AuthService
+from cellstream.ingest.notifier import Notifier
+from cellstream.ingest.service import Ingestor
+from cellstream.settings import Settings
+from cellstream.store.protocols import AccountStore, EventStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    events: EventStore
+    accounts: AccountStore
+    notifier: Notifier
+    ingestor: Ingestor
+    auth: AuthService
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for close in reversed(self.closers):
+            await close()
+        self.closers.clear()
