@@ -1,0 +1,117 @@
+"""API shapes for OpenAPI. Request models validate bodies; response models only document: event lists go
+out as stored canonical JSON, never through these (see routes/events.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="the parameter or body field at fault")
+    message: str
+    where: str | None = Field(None, description="which document of a batch, e.g. body[3] or body:12")
+
+
+class Problem(BaseModel):
+    error_code: int = Field(description="the HTTP status")
+    error_token: str = Field(examples=["BadRequest", "UnprocessableEntity", "Unauthorized"])
+    message: str
+    errors: list[FieldError] | None = None
+
+
+class Lookup(BaseModel):
+    id: int
+    description: str
+
+
+class Reference(BaseModel):
+    """organisation, user, endpoint, sim or imsi: an integer id plus whatever else the producer sent."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+
+
+class EventDoc(BaseModel):
+    """An emnify event in canonical form: UTC `YYYY-MM-DDTHH:mm:ss.SSSZ`, boolean alert, lookups with
+    the catalog's names, identifiers (iccid, imsi, imei, msisdn) as strings, objects that do not apply
+    left out."""
+
+    id: int
+    timestamp: str = Field(examples=["2026-01-31T12:00:00.000Z"])
+    alert: bool
+    description: str
+    event_type: Lookup
+    event_source: Lookup
+    event_severity: Lookup
+    organisation: Reference
+    user: Reference | None = None
+    endpoint: Reference | None = None
+    sim: Reference | None = None
+    imsi: Reference | None = None
+    detail: Any = None
+
+
+class AuthenticateRequest(BaseModel):
+    """One of: application_token; username + password (SHA-1 hex digest); refresh_token."""
+
+    application_token: str | None = None
+    username: str | None = None
+    password: str | None = Field(None, description="lowercase SHA-1 hex digest of the password")
+    refresh_token: str | None = None
+    fingerprint: str | None = Field(None, description="accepted and ignored (no MFA here)")
+
+
+class AuthenticateResponse(BaseModel):
+    auth_token: str
+    refresh_token: str | None = Field(None, description="only when logging in with username and password")
+
+
+class ApplicationTokenCreate(BaseModel):
+    description: str | None = None
+    expiry_date: str | None = Field(None, examples=["2027-01-31", "2027-01-31T13:04:49.000Z"])
+    ip: str | None = Field(None, description="network allowed to use the token, in CIDR notation",
+                           examples=["10.0.0.1/32"])
+
+
+class ApplicationTokenCreated(BaseModel):
+    application_token: str = Field(description="shown once; keep it safe")
+
+
+class StatusRef(BaseModel):
+    id: int = Field(description="0 Activated, 1 Revoked")
+
+
+class ApplicationTokenPatch(BaseModel):
+    description: str | None = None
+    status: StatusRef | int | None = None
+
+
+class Creator(BaseModel):
+    id: int
+    name: str
+    username: str
+
+
+class ApplicationTokenItem(BaseModel):
+    id: int
+    description: str
+    created: str
+    status: Lookup
+    expiry_date: str | None = None
+    ip: str | None = None
+    creator: Creator | None = None
+
+
+class IngestResult(BaseModel):
+    stored: int
+    duplicates: int = Field(description="events skipped because the same event was already stored")
+    first_position: int | None
+    last_position: int | None
+
+
+class Health(BaseModel):
+    status: str
+    store: dict[str, Any] | None = None
+    error: str | None = None

@@ -1,0 +1,28 @@
+"""Who is calling: the identity a verified bearer token stands for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# emnify's user roles (GET /api/v1/user/role).
+ADMINISTRATOR, USER, OBSERVER = 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An organisation member: a user (user_id set) or an application token (app_token_id set)."""
+
+    org_id: int
+    user_id: int | None
+    app_token_id: int | None
+    roles: tuple[int, ...] = ()
+
+    @property
+    def may_administer(self) -> bool:
+        """Application tokens act for the whole workspace; users need the Administrator role."""
+        return self.app_token_id is not None or ADMINISTRATOR in self.roles
+
+    @property
+    def may_read_other_users(self) -> bool:
+        """Reading another user's events: Administrator or Observer (emnify's OpenAPI; facts §K.12)."""
+        return self.may_administer or OBSERVER in self.roles

@@ -1,0 +1,1 @@
+"""HTTP API tests, run in-process against the memory stores."""

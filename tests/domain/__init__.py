@@ -1,0 +1,1 @@
+"""Domain service tests (authentication, tokens)."""
