@@ -42,8 +42,9 @@ class Event(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class StoredEvent(msgspec.Struct, frozen=True):
-    """An event as the store holds it: its place in the log and its canonical JSON."""
+    """An event as the store holds it: its place in the log, when it was stored, its canonical JSON."""
 
     position: int
     event: Event
     body: bytes
+    stored_ms: int

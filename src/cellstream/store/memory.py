@@ -32,7 +32,9 @@ from cellstream.store.protocols import (
 
 class MemoryEventStore:
     def __init__(self, clock: Clock | None = None) -> None:
-        self._ids = EventIdGenerator(clock or SystemClock())
+        self._clock = clock or SystemClock()
+        self._ids = EventIdGenerator(self._clock)
+        self._last_stored_ms = 0
         self._positions: list[int] = []
         self._rows: dict[int, tuple[StoredEvent, EventColumns]] = {}
         self._by_key: dict[tuple[int, int], int] = {}
@@ -61,20 +63,34 @@ class MemoryEventStore:
                 batch_keys[key] = body
                 fresh.append((index, event, body))
             missing = [i for i, e in enumerate(events) if e.id is None]
-            generated = dict(zip(missing, self._ids.next_ids(len(missing)), strict=True)) if missing else {}
+            generated = self._generate_ids(events, missing, batch_keys)
             for index in missing:
                 event = events[index].with_id(generated[index])
                 fresh.append((index, event, encode_event(event)))
             fresh.sort(key=lambda item: item[0])
             stored = []
+            self._last_stored_ms = stored_ms = max(self._clock.now_ms(), self._last_stored_ms)
             for _, event, body in fresh:
                 self._last_position += 1
-                item = StoredEvent(self._last_position, event, body)
+                item = StoredEvent(self._last_position, event, body, stored_ms)
                 stored.append(item)
                 self._positions.append(item.position)
                 self._rows[item.position] = (item, columns_of(event))
                 self._by_key[(event.org_id, event.id or 0)] = item.position
             return AppendResult(stored, duplicates)
+
+    def _generate_ids(self, events: Sequence[Event], missing: list[int],
+                      batch_keys: dict[tuple[int, int], bytes]) -> dict[int, int]:
+        """Ids for the events without one. Never one already taken in that organisation: a producer may
+        have brought an id the generator would hand out; then the generator skips past it."""
+        while missing:
+            generated = dict(zip(missing, self._ids.next_ids(len(missing)), strict=True))
+            keys = [(events[index].org_id, new) for index, new in generated.items()]
+            taken = [key[1] for key in keys if key in self._by_key or key in batch_keys]
+            if not taken:
+                return generated
+            self._ids.last = max(self._ids.last, *taken)
+        return {}
 
     def _select(self, query: EventQuery) -> list[tuple[StoredEvent, EventColumns]]:
         return [row for row in self._rows.values() if query.matches(row[1])]
@@ -107,9 +123,9 @@ class MemoryEventStore:
     async def last_position(self) -> int:
         return self._last_position
 
-    async def delete_before(self, ts_ms: int) -> int:
+    async def delete_stored_before(self, ts_ms: int) -> int:
         async with self._lock:
-            doomed = [p for p, (_, cols) in self._rows.items() if cols.ts_ms < ts_ms]
+            doomed = [p for p, (item, _) in self._rows.items() if item.stored_ms < ts_ms]
             for pos in doomed:
                 _, cols = self._rows.pop(pos)
                 del self._by_key[(cols.org_id, cols.id)]
@@ -172,7 +188,9 @@ class MemoryAccountStore:
 
     @_mutating
     def update_login_state(self, user_id: int, failed_logins: int, locked_until_ms: int) -> None:
-        user = self._users[user_id]
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFound(f"User with Id '{user_id}' not found.")
         self._users[user_id] = replace(user, failed_logins=failed_logins, locked_until_ms=locked_until_ms)
 
     @_mutating

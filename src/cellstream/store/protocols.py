@@ -57,8 +57,12 @@ class EventStore(Protocol):
         """The highest position ever committed (0 for an empty store; deletions do not lower it)."""
         ...
 
-    async def delete_before(self, ts_ms: int) -> int:
-        """Remove events whose timestamp is older than `ts_ms` (retention); returns how many."""
+    async def delete_stored_before(self, ts_ms: int) -> int:
+        """Remove events stored before `ts_ms` (retention); returns how many.
+
+        Age counts from when Cellstream stored an event, not from its own timestamp, so events imported
+        from the past stay for the whole retention period. Stored times never decrease along positions,
+        so this removes a prefix of the log."""
         ...
 
     async def health(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Removes events older than the retention period (documented: 30 days) in the background."""
+"""Removes events stored longer ago than the retention period (documented: 30 days) in the background."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ log = logging.getLogger(__name__)
 
 
 async def apply_retention(store: EventStore, clock: Clock, days: int) -> int:
-    removed = await store.delete_before(clock.now_ms() - days * DAY_MS)
+    removed = await store.delete_stored_before(clock.now_ms() - days * DAY_MS)
     if removed:
-        log.info("retention removed %d events older than %d days", removed, days)
+        log.info("retention removed %d events stored more than %d days ago", removed, days)
     return removed
 
 

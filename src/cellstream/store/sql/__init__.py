@@ -1,0 +1,1 @@
+"""SQL store backends: the schema (one SQLAlchemy MetaData), its Alembic migrations, and SQLite."""

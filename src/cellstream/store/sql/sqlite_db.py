@@ -1,0 +1,186 @@
+"""SQLite connections and the threads that own them.
+
+One writer connection on its own thread (SQLite has one writer at a time anyway; queueing in-process is
+cheaper than contending for the file lock) and a few reader connections, each on its own thread. WAL lets
+the readers run while the writer commits. Every store operation is one job: a plain function that runs all
+its statements on the thread's connection and returns the result to the event loop — one hop per
+operation, never one per row or statement. Each connection is created, used and closed by its own thread
+(`check_same_thread` stays on).
+
+sqlite3 errors are translated into the error tree on the way out: locked/busy → StoreUnavailable
+(retryable), a damaged file → StoreCorrupt, anything else → StoreError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cellstream.errors import CellstreamError, StoreCorrupt, StoreError, StoreUnavailable
+
+T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], Any]
+_STOP = None
+BUSY_TIMEOUT_MS = 5_000
+
+
+def translate(exc: sqlite3.Error, path: Path) -> StoreError:
+    text = str(exc)
+    lowered = text.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return StoreUnavailable(f"SQLite database {path} is busy: {text}")
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in lowered or "not a database" in lowered):
+        return StoreCorrupt(f"SQLite database {path} is damaged: {text}")
+    return StoreError(f"SQLite error on {path}: {text}")
+
+
+def connect(path: Path, cache_kib: int, *, writer: bool) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with Cellstream's PRAGMAs."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    if writer:
+        conn.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
+    for pragma in (f"busy_timeout={BUSY_TIMEOUT_MS}", "synchronous=NORMAL", f"cache_size=-{cache_kib}",
+                   "temp_store=MEMORY", "foreign_keys=ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    if not writer:
+        conn.execute("PRAGMA query_only=ON")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE (take the write lock up front) … COMMIT, or ROLLBACK on any exception."""
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class ConnectionThreads:
+    """`count` threads, each owning one connection, taking jobs from one queue."""
+
+    def __init__(self, name: str, path: Path, count: int, cache_kib: int, *, writer: bool) -> None:
+        self._path = path
+        self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._threads = [threading.Thread(target=self._serve, args=(cache_kib, writer, ready),
+                                          name=f"{name}-{i}", daemon=True)
+                         for i, ready in enumerate(threading.Event() for _ in range(count))]
+        self._ready: list[threading.Event] = []
+        self._failures: list[BaseException] = []
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+        for thread in self._threads:
+            event = thread._args[2]  # type: ignore[attr-defined]
+            event.wait()
+        if self._failures:
+            self.stop()
+            error = self._failures[0]
+            if isinstance(error, sqlite3.Error):
+                raise translate(error, self._path) from None
+            raise error
+
+    def _serve(self, cache_kib: int, writer: bool, ready: threading.Event) -> None:
+        try:
+            conn = connect(self._path, cache_kib, writer=writer)
+        except BaseException as exc:
+            self._failures.append(exc)
+            ready.set()
+            return
+        ready.set()
+        try:
+            while (item := self._jobs.get()) is not _STOP:
+                job, future = item
+                loop = future.get_loop()
+                try:
+                    result = job(conn)
+                except sqlite3.Error as exc:
+                    loop.call_soon_threadsafe(_fail, future, translate(exc, self._path))
+                except BaseException as exc:
+                    loop.call_soon_threadsafe(_fail, future, exc)
+                else:
+                    loop.call_soon_threadsafe(_succeed, future, result)
+        finally:
+            conn.close()
+
+    async def run(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._jobs.put((job, future))
+        return await future
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(_STOP)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join()
+
+
+def _succeed(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():
+        future.set_result(result)
+
+
+def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+class SqliteDatabase:
+    """The database file, its writer thread and its reader threads."""
+
+    def __init__(self, path: Path, *, cache_mb: int, readers: int = 3) -> None:
+        self.path = path
+        # The cache budget is shared: half for the writer (index pages it updates), half among the readers.
+        cache_kib = max(1024, cache_mb * 1024 // 2)
+        self._writer = ConnectionThreads("sqlite-writer", path, 1, cache_kib, writer=True)
+        self._readers = ConnectionThreads("sqlite-reader", path, readers, max(1024, cache_kib // readers),
+                                          writer=False)
+        self._open = False
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._start)
+        self._open = True
+
+    def _start(self) -> None:
+        self._writer.start()  # first: it switches the file to WAL before readers attach
+        try:
+            self._readers.start()
+        except BaseException:
+            self._writer.stop()
+            raise
+
+    async def write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        return await self._writer.run(job)
+
+    async def read(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        return await self._readers.run(job)
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise StoreError(f"SQLite database {self.path} is closed")
+
+    async def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        await asyncio.to_thread(self._stop)
+
+    def _stop(self) -> None:
+        self._readers.stop()
+        self._writer.stop()
+
+
+__all__ = ["CellstreamError", "ConnectionThreads", "SqliteDatabase", "connect", "transaction", "translate"]

@@ -1,0 +1,173 @@
+"""SqliteEventStore: the EventStore port on an embedded SQLite file.
+
+Every operation is one job on a connection thread (writes on the writer, reads on a reader); the SQL is
+compiled on the event loop from plain strings (cellstream.store.sql.compile).
+
+Pages fetch bodies only for the rows returned: the inner query finds the page's positions (walking an
+index only, when one serves the filter and sort — so a deep OFFSET skips index entries, not 1 KB rows),
+the outer one reads those rows by primary key. Counts are incremental (count_cache). `health` reads the
+exact event count from the `event_count` meta row, maintained in the same transactions as appends and
+deletions, so it never counts 1 M rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from cellstream.clock import Clock
+from cellstream.events.codec import event_from_body
+from cellstream.events.model import Event, StoredEvent
+from cellstream.events.query import EventQuery
+from cellstream.ids import EventIdGenerator
+from cellstream.store.protocols import AppendResult, EventPage
+from cellstream.store.sql.compile import page_sql, where_sql
+from cellstream.store.sql.count_cache import CachedCount, CountCache, count_key
+from cellstream.store.sql.sqlite_append import append_batch
+from cellstream.store.sql.sqlite_db import SqliteDatabase, transaction
+
+DELETE_CHUNK = 10_000
+# Past this many new rows, counting them one by one (table rows) costs more than a fresh count (index).
+DELTA_LIMIT = 100_000
+META = ("SELECT (SELECT value FROM meta WHERE key = 'last_position'), "
+        "(SELECT value FROM meta WHERE key = 'deletion_epoch')")
+HEALTH = ("SELECT (SELECT value FROM meta WHERE key = 'last_position'), "
+          "(SELECT value FROM meta WHERE key = 'event_count')")
+DELETE_OLD = ("DELETE FROM events WHERE position IN (SELECT position FROM events WHERE position < ? "
+              "ORDER BY position LIMIT ?)")
+BOUNDS = "SELECT min(position), max(position) FROM events"
+AT_OR_AFTER = "SELECT position, stored_ms FROM events WHERE position >= ? ORDER BY position LIMIT 1"
+AFTER_DELETE = ("UPDATE meta SET value = CASE key WHEN 'deletion_epoch' THEN value + 1 "
+                "ELSE value - ? END WHERE key IN ('deletion_epoch', 'event_count')")
+
+
+class SqliteEventStore:
+    def __init__(self, db: SqliteDatabase, clock: Clock, *, count_cache_size: int = 4096) -> None:
+        self._db = db
+        self._clock = clock
+        self._ids = EventIdGenerator(clock)  # used on the writer thread only
+        self._counts = CountCache(count_cache_size)
+
+    @property
+    def path(self) -> str:
+        return str(self._db.path)
+
+    @property
+    def database(self) -> SqliteDatabase:
+        """The shared database (for diagnostics, tests and benchmarks)."""
+        return self._db
+
+    async def append(self, events: Sequence[Event]) -> AppendResult:
+        if not events:
+            return AppendResult([], 0)
+        batch = list(events)
+        now_ms = self._clock.now_ms()
+        return await self._db.write(lambda conn: append_batch(conn, self._ids, batch, now_ms))
+
+    async def page(self, query: EventQuery, *, limit: int, offset: int = 0,
+                   after: tuple[Any, ...] | None = None) -> EventPage:
+        if limit <= 0:
+            return EventPage([], None)
+        sql, params = page_sql(query, limit, offset, after)
+        rows = await self._db.read(lambda conn: conn.execute(sql, params).fetchall())
+        if not rows:
+            return EventPage([], None)
+        last = rows[-1][1:]
+        alert = [k.column == "alert" for k in query.sort]
+        last_key = tuple(bool(v) if is_alert else v for v, is_alert in zip(last, alert, strict=True))
+        return EventPage([row[0] for row in rows], last_key)
+
+    async def count(self, query: EventQuery) -> int:
+        key = count_key(query)
+        params: list[Any] = []
+        where = where_sql(query, params)
+        cached = self._counts.get(key)
+
+        def job(conn: sqlite3.Connection) -> CachedCount:
+            with transaction(conn, write=False):  # one snapshot for the meta rows and the count
+                position, epoch = conn.execute(META).fetchone()
+                usable = cached is not None and cached.epoch == epoch
+                if cached is not None and usable and 0 <= position - cached.position <= DELTA_LIMIT:
+                    if position == cached.position:
+                        return cached
+                    sql = f"SELECT count(*) FROM events NOT INDEXED WHERE position > ? AND {where}"
+                    (added,) = conn.execute(sql, [cached.position, *params]).fetchone()
+                    return CachedCount(cached.count + added, position, epoch)
+                (total,) = conn.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()
+                return CachedCount(total, position, epoch)
+
+        fresh = await self._db.read(job)
+        self._counts.put(key, fresh)
+        return fresh.count
+
+    async def read_after(self, position: int, limit: int, *, org_id: int | None = None) -> list[StoredEvent]:
+        if limit <= 0:
+            return []
+        if org_id is None:
+            sql = "SELECT position, body, stored_ms FROM events WHERE position > ? ORDER BY position LIMIT ?"
+            params = [position, limit]
+        else:
+            # NOT INDEXED: walk the log from `position` (the org_id indexes would sort the whole org).
+            sql = ("SELECT position, body, stored_ms FROM events NOT INDEXED "
+                   "WHERE position > ? AND org_id = ? ORDER BY position LIMIT ?")
+            params = [position, org_id, limit]
+
+        def job(conn: sqlite3.Connection) -> list[StoredEvent]:
+            return [StoredEvent(pos, event_from_body(body), body, stored)
+                    for pos, body, stored in conn.execute(sql, params)]
+
+        return await self._db.read(job)
+
+    async def last_position(self) -> int:
+        row = await self._db.read(lambda conn: conn.execute(META).fetchone())
+        return int(row[0])
+
+    async def delete_stored_before(self, ts_ms: int) -> int:
+        """Stored times grow with positions, so the old events are a prefix of the log: find its end
+        with the primary key, then delete it in transactions of at most DELETE_CHUNK rows, each its own
+        job on the writer, so appends queued meanwhile run between them."""
+        total = 0
+        while True:
+            deleted = await self._db.write(functools.partial(_delete_chunk, ts_ms=ts_ms, budget=DELETE_CHUNK))
+            total += deleted
+            if deleted < DELETE_CHUNK:
+                break
+        if total:
+            self._counts.clear()  # the epoch already makes every entry stale; free the memory
+        return total
+
+    async def health(self) -> dict[str, Any]:
+        last, events = await self._db.read(lambda conn: conn.execute(HEALTH).fetchone())
+        return {"backend": "sqlite", "path": self.path, "events": events, "last_position": last}
+
+    async def close(self) -> None:
+        await self._db.close()
+
+
+def _first_kept(conn: sqlite3.Connection, ts_ms: int) -> int:
+    """The smallest position stored at or after `ts_ms` (max + 1 when every row is older): a binary
+    search over the primary key, valid because stored times never decrease along positions."""
+    lo, hi = conn.execute(BOUNDS).fetchone()
+    if lo is None:
+        return 0
+    answer = hi + 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        row = conn.execute(AT_OR_AFTER, (mid,)).fetchone()
+        if row is None or row[0] > hi:  # no row in [mid, hi]
+            hi = mid - 1
+        elif row[1] < ts_ms:
+            lo = row[0] + 1
+        else:
+            answer, hi = row[0], mid - 1
+    return int(answer)
+
+
+def _delete_chunk(conn: sqlite3.Connection, *, ts_ms: int, budget: int) -> int:
+    with transaction(conn):
+        deleted = conn.execute(DELETE_OLD, (_first_kept(conn, ts_ms), budget)).rowcount
+        if deleted:
+            conn.execute(AFTER_DELETE, (deleted,))
+    return int(deleted)
