@@ -25,6 +25,9 @@ class FailingStore:
     async def count(self, query: Any) -> int:
         raise self._error
 
+    async def page(self, query: Any, **kwargs: Any) -> Any:
+        raise self._error
+
     async def health(self) -> dict[str, Any]:
         raise self._error
 

@@ -96,33 +96,16 @@ class EventLister:
         if after is not None and page != 1:
             raise BadParameter.of("page", "must be left out (or 1) when a cursor is given")
         offset = 0 if after is not None else (page - 1) * per_page
-        total, result = await self._count_and_page(query, per_page, offset, after, empty)
-        bodies, last_key = result.bodies, result.last_key
-        next_cursor = None
-        if last_key is not None and await self._more(query, last_key, after is not None,
-                                                     offset + len(bodies) < total, len(bodies) == per_page):
-            next_cursor = encode_cursor(query, last_key)
+        if empty:
+            result = EventPage([], None, False, 0)
+        else:  # one trip to the store: the count and the page from one snapshot
+            result = await self._store.page(query, limit=per_page, offset=offset, after=after,
+                                            with_total=True)
+        total = result.total or 0
+        next_cursor = encode_cursor(query, result.last_key) if result.more and result.last_key else None
         info = PageInfo(_list_url(request), page, per_page, total, params.q, params.sort, next_cursor,
                         after is not None)
-        return Response(_array(bodies), media_type="application/json", headers=info.headers())
-
-    async def _count_and_page(self, query: EventQuery, limit: int, offset: int, after: tuple[Any, ...] | None,
-                              empty: bool) -> tuple[int, EventPage]:
-        # One after the other: asking both at once (asyncio.gather) measured slower under load here.
-        total = 0 if empty else await self._store.count(query)
-        if empty or (after is None and offset >= total):  # past the end: spare the store a deep OFFSET
-            return total, EventPage([], None)
-        return total, await self._store.page(query, limit=limit, offset=offset, after=after)
-
-    async def _more(self, query: EventQuery, last_key: tuple[Any, ...], by_cursor: bool, short_of_total: bool,
-                    full_page: bool) -> bool:
-        if not by_cursor:
-            return short_of_total
-        if not full_page:
-            return False
-        # Rows before a cursor are not counted, so ask the store whether anything follows.
-        probe = await self._store.page(query, limit=1, after=last_key)
-        return bool(probe.bodies)
+        return Response(_array(result.bodies), media_type="application/json", headers=info.headers())
 
 
 Q_HELP = ("emnify filter: field:value pairs separated by commas, several values of one field with | "

@@ -103,7 +103,7 @@ class EventQuery:
             return False
         return self.filter.matches(row)
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         """Names what the query selects and how it orders it (not the page): cache and cursor key."""
         sort = ",".join(("-" if k.descending else "") + k.field for k in self.sort)

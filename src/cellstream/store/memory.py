@@ -96,7 +96,7 @@ class MemoryEventStore:
         return [row for row in self._rows.values() if query.matches(row[1])]
 
     async def page(self, query: EventQuery, *, limit: int, offset: int = 0,
-                   after: tuple[Any, ...] | None = None) -> EventPage:
+                   after: tuple[Any, ...] | None = None, with_total: bool = False) -> EventPage:
         selected = self._select(query)
         bodies = {cols: item.body for item, cols in selected}
         ordered = sorted_rows(list(bodies), query.sort)
@@ -104,7 +104,8 @@ class MemoryEventStore:
             ordered = [r for r in ordered if compare_keys(query.sort, sort_values(r, query.sort), after) > 0]
         chosen = ordered[offset:offset + limit]
         last = sort_values(chosen[-1], query.sort) if chosen else None
-        return EventPage([bodies[c] for c in chosen], last)
+        more = len(ordered) > offset + limit
+        return EventPage([bodies[c] for c in chosen], last, more, len(selected) if with_total else None)
 
     async def count(self, query: EventQuery) -> int:
         return len(self._select(query))

@@ -25,6 +25,8 @@ class AppendResult:
 class EventPage:
     bodies: list[bytes]  # canonical JSON of each event, in query order
     last_key: tuple[Any, ...] | None  # sort-key values of the last row (for a keyset cursor)
+    more: bool = False  # rows follow this page
+    total: int | None = None  # how many rows the query selects, when asked for (with_total)
 
 
 class EventStore(Protocol):
@@ -39,9 +41,11 @@ class EventStore(Protocol):
         ...
 
     async def page(self, query: EventQuery, *, limit: int, offset: int = 0,
-                   after: tuple[Any, ...] | None = None) -> EventPage:
+                   after: tuple[Any, ...] | None = None, with_total: bool = False) -> EventPage:
         """The events the query selects, in its sort order, skipping `offset` rows or, with `after`,
-        starting strictly after the row whose sort-key values are `after` (keyset paging)."""
+        starting strictly after the row whose sort-key values are `after` (keyset paging).
+        `with_total` also counts every row the query selects, from the same snapshot as the page (a list
+        request needs both, and asking once saves a round trip)."""
         ...
 
     async def count(self, query: EventQuery) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cellstream.clock import Clock
@@ -24,7 +24,7 @@ from cellstream.events.query import EventQuery
 from cellstream.ids import EventIdGenerator
 from cellstream.store.protocols import AppendResult, EventPage
 from cellstream.store.sql.compile import page_sql, where_sql
-from cellstream.store.sql.count_cache import CachedCount, CountCache, count_key
+from cellstream.store.sql.count_cache import CachedCount, CountCache, CountKey, count_key
 from cellstream.store.sql.sqlite_append import append_batch
 from cellstream.store.sql.sqlite_db import SqliteDatabase, transaction
 
@@ -67,40 +67,63 @@ class SqliteEventStore:
         return await self._db.write(lambda conn: append_batch(conn, self._ids, batch, now_ms))
 
     async def page(self, query: EventQuery, *, limit: int, offset: int = 0,
-                   after: tuple[Any, ...] | None = None) -> EventPage:
-        if limit <= 0:
+                   after: tuple[Any, ...] | None = None, with_total: bool = False) -> EventPage:
+        if limit <= 0 and not with_total:
             return EventPage([], None)
-        sql, params = page_sql(query, limit, offset, after)
-        rows = await self._db.read(lambda conn: conn.execute(sql, params).fetchall())
+        # One row more than asked says whether more follow, without a second query.
+        sql, params = page_sql(query, limit + 1, offset, after)
+        key, counter = self._counter(query) if with_total else (None, None)
+
+        def job(conn: sqlite3.Connection) -> tuple[CachedCount | None, list[Any]]:
+            with transaction(conn, write=False):  # one snapshot: the count and the page agree
+                counted = counter(conn) if counter else None
+                if limit <= 0 or (counted is not None and after is None and offset >= counted.count):
+                    return counted, []  # past the end: spare the database a deep OFFSET
+                return counted, conn.execute(sql, params).fetchall()
+
+        counted, rows = await self._db.read(job)
+        if key is not None and counted is not None:
+            self._counts.put(key, counted)
+        total = counted.count if counted is not None else None
+        more = len(rows) > limit
+        rows = rows[:limit]
         if not rows:
-            return EventPage([], None)
-        last = rows[-1][1:]
+            return EventPage([], None, more, total)
         alert = [k.column == "alert" for k in query.sort]
-        last_key = tuple(bool(v) if is_alert else v for v, is_alert in zip(last, alert, strict=True))
-        return EventPage([row[0] for row in rows], last_key)
+        last_key = tuple(bool(v) if is_alert else v for v, is_alert in zip(rows[-1][1:], alert, strict=True))
+        return EventPage([row[0] for row in rows], last_key, more, total)
 
     async def count(self, query: EventQuery) -> int:
+        key, counter = self._counter(query)
+
+        def job(conn: sqlite3.Connection) -> CachedCount:
+            with transaction(conn, write=False):  # one snapshot for the meta rows and the count
+                return counter(conn)
+
+        fresh = await self._db.read(job)
+        self._counts.put(key, fresh)
+        return fresh.count
+
+    def _counter(self, query: EventQuery) -> tuple[CountKey, Callable[[sqlite3.Connection], CachedCount]]:
+        """The cache key and a job (run inside a read transaction) that brings the count up to date."""
         key = count_key(query)
         params: list[Any] = []
         where = where_sql(query, params)
         cached = self._counts.get(key)
 
-        def job(conn: sqlite3.Connection) -> CachedCount:
-            with transaction(conn, write=False):  # one snapshot for the meta rows and the count
-                position, epoch = conn.execute(META).fetchone()
-                usable = cached is not None and cached.epoch == epoch
-                if cached is not None and usable and 0 <= position - cached.position <= DELTA_LIMIT:
-                    if position == cached.position:
-                        return cached
-                    sql = f"SELECT count(*) FROM events NOT INDEXED WHERE position > ? AND {where}"
-                    (added,) = conn.execute(sql, [cached.position, *params]).fetchone()
-                    return CachedCount(cached.count + added, position, epoch)
-                (total,) = conn.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()
-                return CachedCount(total, position, epoch)
+        def counter(conn: sqlite3.Connection) -> CachedCount:
+            position, epoch = conn.execute(META).fetchone()
+            usable = cached is not None and cached.epoch == epoch
+            if cached is not None and usable and 0 <= position - cached.position <= DELTA_LIMIT:
+                if position == cached.position:
+                    return cached
+                sql = f"SELECT count(*) FROM events NOT INDEXED WHERE position > ? AND {where}"
+                (added,) = conn.execute(sql, [cached.position, *params]).fetchone()
+                return CachedCount(cached.count + added, position, epoch)
+            (total,) = conn.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()
+            return CachedCount(total, position, epoch)
 
-        fresh = await self._db.read(job)
-        self._counts.put(key, fresh)
-        return fresh.count
+        return key, counter
 
     async def read_after(self, position: int, limit: int, *, org_id: int | None = None) -> list[StoredEvent]:
         if limit <= 0:
