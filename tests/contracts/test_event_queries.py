@@ -64,6 +64,8 @@ Q_CASES: list[tuple[str, set[int]]] = [
     ("organisation:SUBSID", {4000}),
     ("organisation:1", ALL_IDS),  # digits: the organisation's id (event 7 has no organisation name)
     ("organisation:2", set()),
+    ("organisation:١", set()),  # an Arabic-Indic digit one is text, not organisation 1's id
+    ("user:³¹", set()),  # superscript digits: text, not user 31 (the predicate used to crash on int())
     ("user:ada", {4}),
     ("user:EXAMPLE.COM", {4, 5, 6}),
     ("user:31", {5}),  # Bob's user id

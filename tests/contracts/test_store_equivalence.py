@@ -47,7 +47,7 @@ FILES = itertools.count()
 # "1000", "back\\slash" / "backslash"), ASCII and non-ASCII case pairs, digits that are also ids.
 WORDS = ["Tracker", "tracker-1", "ÄRGER", "ärger", "100%", "1000", "a_b", "axb", "back\\slash", "backslash",
          "Fleet Cold", "x", "Ünïcode", "2001:db8::1", "10.0.0.1", "Telekom", "Vodafone DE", "Germany", "47"]
-TRICKY = ["_", "%", "\\", "a_b", "100%", "back\\slash", "ä", "Ä", "47", "1"]
+TRICKY = ["_", "%", "\\", "a_b", "100%", "back\\slash", "ä", "Ä", "47", "1", "١", "²"]  # non-ASCII digits
 # 19, 20 and 21 digits, each a prefix of the next (exact vs prefix matching at the 19/20 edge), and others
 ICCIDS = ["8988303000000000001", "89883030000000000019", "898830300000000000195", "8988303000000000099",
           "98883030000000000012"]

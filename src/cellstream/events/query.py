@@ -58,7 +58,7 @@ class Condition:
         if self.op == "contains" or hit:
             return hit
         ident = getattr(row, self.id_column)
-        return ident is not None and any(v.isdigit() and int(v) == ident for v in self.values)
+        return ident is not None and any(v.isascii() and v.isdigit() and int(v) == ident for v in self.values)
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ def _bad(problem: str) -> Unprocessable:
 def _ints(name: str, values: list[str]) -> tuple[int, ...]:
     out = []
     for v in values:
-        if not v.isdigit():
+        if not (v.isascii() and v.isdigit()):
             raise _bad(f"{name} takes numeric ids, not {v!r}")
         out.append(int(v))
     return tuple(out)
@@ -128,7 +128,7 @@ def _ints(name: str, values: list[str]) -> tuple[int, ...]:
 
 def _digits(name: str, values: list[str]) -> tuple[str, ...]:
     for v in values:
-        if not v.isdigit():
+        if not (v.isascii() and v.isdigit()):
             raise _bad(f"{name} takes digits only, not {v!r}")
     return tuple(values)
 

@@ -4,22 +4,28 @@ migrated database matches this MetaData exactly.
 Types are portable (SQLite now, PostgreSQL later): BigInteger becomes INTEGER on SQLite where it must be
 the rowid alias (`events.position`), so a position lookup is a B-tree search of the table itself.
 
-Indexes on `events` are lean because every one costs ingest (an append updates each of them per row):
+Indexes on `events`, each chosen for a query (an append updates every one of them per row):
 
 - `uq_events_org_id` UNIQUE(org_id, id): duplicate detection, the default sort, keyset on id, deep OFFSET
   skips (an index walk that never touches the table: SQLite keeps the rowid in every index entry).
-- `ix_events_org_ts` (org_id, ts_ms, id): `from`/`until`/`timestamp` ranges, sort by timestamp, retention.
-  `id` is included (the plain (org_id, ts_ms) would order ties by position, not id) so that
-  `ORDER BY ts_ms, id` is answered by the index and a deep OFFSET on a timestamp sort stays index-only;
-  measured cost: +0.6 µs per appended row (1 M rows already stored, batches of 5,000).
+- `ix_events_org_ts` (org_id, ts_ms, id): `from`/`until`/`timestamp` ranges and the timestamp sort. `id`
+  is included (a plain (org_id, ts_ms) orders ties by position, not id) so `ORDER BY ts_ms, id` is the
+  index order and a deep OFFSET on a timestamp sort stays index-only; it costs nothing measurable more.
 - `ix_events_org_type` (org_id, type_id, id): `type:` filters (the commonest) with the default order.
 - partial (endpoint_id, id), (sim_id, id), (user_id, id) WHERE … IS NOT NULL: the per-endpoint, per-SIM,
-  per-user lists. Partial, so events without that object (a third to two thirds of them) cost nothing.
+  per-user lists. Partial, so events without that object cost nothing.
 
-Measured ingest (5,000-event batches into 1,000,000 stored events, bodies 600–1000 bytes): the table with
-only its rowid takes ~6.5 µs per row; the six indexes together add ~5 µs, of which the three scope
-indexes ~1.5 µs. Other filters (text `contains`, iccid, imsi …) scan the organisation's rows: an index
-cannot serve a substring match and these are rare enough not to justify slowing every append.
+Measured ingest (plain executemany of prepared rows, 5,000-row transactions into 1.12 M stored events of
+~900 bytes from 4 organisations and 10,000 endpoints; WAL, synchronous=NORMAL, default autocheckpoint;
+median of 3 runs, this machine): all six ~10,000 rows/s; rowid only ~29,800; without the three scope
+indexes ~25,000; without the endpoint index ~12,500, without the SIM index ~11,700; dropping any one of the
+organisation-prefixed indexes or the user index changes nothing beyond noise (±5%). The organisation
+indexes grow at a few places (ids and times increase), but an endpoint or SIM index takes each new row at
+a random leaf: a 5,000-row commit dirties ~3,400 of each one's ~6,200 pages (WAL per commit 7.8 MB
+without them, 37.9 MB with), and the checkpoint's fsync of those pages is most of the cost. They stay:
+the per-endpoint and per-SIM event lists need them. Other filters (text `contains`, iccid, imsi …) scan
+the organisation's rows: an index cannot serve a substring match, and these are rare enough not to justify
+slowing every append further.
 """
 
 from __future__ import annotations

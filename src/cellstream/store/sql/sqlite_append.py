@@ -8,9 +8,11 @@ keys (chunks of at most 500), skip identical events as duplicates, fail the batc
 differing one, and give generated ids that collide with stored ones fresh ids. Positions are assigned only
 to rows that are inserted, so they stay gap-free either way.
 
-Measured (5,000-event batches, 1 M events stored): the optimistic insert costs nothing over a plain INSERT,
-while checking keys first with SELECTs adds ~25% to every batch — duplicates are rare (retried ingest),
-so paying for them only when they occur wins.
+Measured (5,000-row transactions into 1.12 M stored events, median of 3): the statements cost 33.1 µs a row
+as a plain INSERT, 35.1 as INSERT … ON CONFLICT DO NOTHING, 36.5 when the keys are looked up first
+(SELECT in chunks of 500, then INSERT) — either way within noise of the ~100 µs a row costs with its
+commit. The optimistic insert is kept because it is also the simpler fast path; duplicates (retried
+ingest) pay for the lookup only when they occur.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cellstream.errors import CellstreamError, StoreCorrupt, StoreError, StoreUnavailable
+from cellstream.errors import StoreCorrupt, StoreError, StoreUnavailable
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -60,29 +60,34 @@ def transaction(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[sql
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (e.g. on SQLITE_FULL)
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
 
 class ConnectionThreads:
-    """`count` threads, each owning one connection, taking jobs from one queue."""
+    """`count` threads, each owning one connection, taking jobs from one queue.
+
+    A job whose caller was cancelled still runs (a thread cannot be interrupted); its result is dropped.
+    """
 
     def __init__(self, name: str, path: Path, count: int, cache_kib: int, *, writer: bool) -> None:
         self._path = path
+        self._cache_kib = cache_kib
+        self._writer = writer
         self._jobs: queue.SimpleQueue[tuple[Job, asyncio.Future[Any]] | None] = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._serve, args=(cache_kib, writer, ready),
-                                          name=f"{name}-{i}", daemon=True)
-                         for i, ready in enumerate(threading.Event() for _ in range(count))]
-        self._ready: list[threading.Event] = []
+        self._ready = [threading.Event() for _ in range(count)]
+        self._threads = [threading.Thread(target=self._serve, args=(ready,), name=f"{name}-{i}", daemon=True)
+                         for i, ready in enumerate(self._ready)]
         self._failures: list[BaseException] = []
 
     def start(self) -> None:
+        """Start the threads and wait until each has opened its connection (raising if one could not)."""
         for thread in self._threads:
             thread.start()
-        for thread in self._threads:
-            event = thread._args[2]  # type: ignore[attr-defined]
-            event.wait()
+        for ready in self._ready:
+            ready.wait()
         if self._failures:
             self.stop()
             error = self._failures[0]
@@ -90,14 +95,14 @@ class ConnectionThreads:
                 raise translate(error, self._path) from None
             raise error
 
-    def _serve(self, cache_kib: int, writer: bool, ready: threading.Event) -> None:
+    def _serve(self, ready: threading.Event) -> None:
         try:
-            conn = connect(self._path, cache_kib, writer=writer)
+            conn = connect(self._path, self._cache_kib, writer=self._writer)
         except BaseException as exc:
             self._failures.append(exc)
-            ready.set()
             return
-        ready.set()
+        finally:
+            ready.set()
         try:
             while (item := self._jobs.get()) is not _STOP:
                 job, future = item
@@ -119,6 +124,7 @@ class ConnectionThreads:
         return await future
 
     def stop(self) -> None:
+        """Let every thread finish the jobs queued before this, close its connection and exit."""
         for _ in self._threads:
             self._jobs.put(_STOP)
         for thread in self._threads:
@@ -182,5 +188,3 @@ class SqliteDatabase:
         self._readers.stop()
         self._writer.stop()
 
-
-__all__ = ["CellstreamError", "ConnectionThreads", "SqliteDatabase", "connect", "transaction", "translate"]
