@@ -233,3 +233,31 @@ async def test_a_cached_count_adds_only_the_new_rows(store: SqliteEventStore) ->
     explained = await plan(store, "SELECT count(*) FROM events NOT INDEXED WHERE position > ? AND org_id = ?",
                            [0, 1])
     assert "INTEGER PRIMARY KEY (rowid>?)" in explained
+
+
+async def test_short_index_served_reads_run_inline_and_the_rest_on_reader_threads(
+        store: SqliteEventStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    await store.append([event(ts=i, type=3 if i % 2 else 5) for i in range(40)])
+    threaded: list[str] = []
+    real_read = store.database.read
+
+    async def read(job: Any) -> Any:
+        threaded.append("thread")
+        return await real_read(job)
+
+    monkeypatch.setattr(store.database, "read", read)
+    typed = EventQuery(1, parse_q("type:3"))
+    first = await store.page(typed, limit=5, with_total=True)  # no cached count yet: a reader thread
+    assert (first.total, len(first.bodies), first.more) == (20, 5, True)
+    assert threaded == ["thread"]
+    again = await store.page(typed, limit=5, offset=5, with_total=True)  # cached count, index-served
+    assert (again.total, len(again.bodies)) == (20, 5)
+    assert threaded == ["thread"]
+    await store.append([event(ts=59, type=3)])  # a few new rows: still inline, and still exact
+    assert (await store.page(typed, limit=5, with_total=True)).total == 21
+    assert threaded == ["thread"]
+    texty = EventQuery(1, parse_q("description:location"))  # a scan: never on the event loop
+    await store.page(texty, limit=5)
+    deep = await store.page(EventQuery(1), limit=5, offset=5_000)
+    assert deep.bodies == []
+    assert threaded == ["thread"] * 3

@@ -66,6 +66,10 @@ def transaction(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[sql
     conn.execute("COMMIT")
 
 
+class TooSlowInline(Exception):
+    """Raised by a job run inline when it finds it would do more than a short read."""
+
+
 class ConnectionThreads:
     """`count` threads, each owning one connection, taking jobs from one queue.
 
@@ -152,6 +156,8 @@ class SqliteDatabase:
         self._writer = ConnectionThreads("sqlite-writer", path, 1, cache_kib, writer=True)
         self._readers = ConnectionThreads("sqlite-reader", path, readers, max(1024, cache_kib // readers),
                                           writer=False)
+        self._reader_cache_kib = max(1024, cache_kib // readers)
+        self._inline: sqlite3.Connection | None = None
         self._open = False
 
     async def open(self) -> None:
@@ -174,6 +180,19 @@ class SqliteDatabase:
         self._check_open()
         return await self._readers.run(job)
 
+    def read_inline(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read job on the calling (event-loop) thread. Only for jobs known to take well under a
+        millisecond: handing a short job to a reader thread costs more than the job, because the thread
+        and the event loop then contend for the GIL (measured: ~1 ms of CPU per list request instead of
+        ~0.1 ms). The job may raise `TooSlowInline` to be re-run on a reader thread."""
+        self._check_open()
+        if self._inline is None:
+            self._inline = connect(self.path, self._reader_cache_kib, writer=False)
+        try:
+            return job(self._inline)
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from None
+
     def _check_open(self) -> None:
         if not self._open:
             raise StoreError(f"SQLite database {self.path} is closed")
@@ -182,6 +201,9 @@ class SqliteDatabase:
         if not self._open:
             return
         self._open = False
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
         await asyncio.to_thread(self._stop)
 
     def _stop(self) -> None:

@@ -23,12 +23,17 @@ from cellstream.events.model import Event, StoredEvent
 from cellstream.events.query import EventQuery
 from cellstream.ids import EventIdGenerator
 from cellstream.store.protocols import AppendResult, EventPage
-from cellstream.store.sql.compile import page_sql, where_sql
+from cellstream.store.sql.compile import index_served, page_sql, where_sql
 from cellstream.store.sql.count_cache import CachedCount, CountCache, CountKey, count_key
 from cellstream.store.sql.sqlite_append import append_batch
-from cellstream.store.sql.sqlite_db import SqliteDatabase, transaction
+from cellstream.store.sql.sqlite_db import SqliteDatabase, TooSlowInline, transaction
 
 DELETE_CHUNK = 10_000
+# A page this shallow, served by an index, with a count already cached, runs on the event loop (see
+# SqliteDatabase.read_inline); anything else goes to a reader thread.
+INLINE_MAX_OFFSET = 1_000
+INLINE_MAX_NEW_ROWS = 1_000
+Counter = Callable[[sqlite3.Connection, bool], CachedCount]
 # Past this many new rows, counting them one by one (table rows) costs more than a fresh count (index).
 DELTA_LIMIT = 100_000
 META = ("SELECT (SELECT value FROM meta WHERE key = 'last_position'), "
@@ -74,14 +79,20 @@ class SqliteEventStore:
         sql, params = page_sql(query, limit + 1, offset, after)
         key, counter = self._counter(query) if with_total else (None, None)
 
-        def job(conn: sqlite3.Connection) -> tuple[CachedCount | None, list[Any]]:
+        def job(conn: sqlite3.Connection, inline: bool = False) -> tuple[CachedCount | None, list[Any]]:
             with transaction(conn, write=False):  # one snapshot: the count and the page agree
-                counted = counter(conn) if counter else None
+                counted = counter(conn, inline) if counter else None
                 if limit <= 0 or (counted is not None and after is None and offset >= counted.count):
                     return counted, []  # past the end: spare the database a deep OFFSET
                 return counted, conn.execute(sql, params).fetchall()
 
-        counted, rows = await self._db.read(job)
+        counted: CachedCount | None
+        try:
+            if offset > INLINE_MAX_OFFSET or not index_served(query):
+                raise TooSlowInline
+            counted, rows = self._db.read_inline(lambda conn: job(conn, True))
+        except TooSlowInline:
+            counted, rows = await self._db.read(job)
         if key is not None and counted is not None:
             self._counts.put(key, counted)
         total = counted.count if counted is not None else None
@@ -98,22 +109,25 @@ class SqliteEventStore:
 
         def job(conn: sqlite3.Connection) -> CachedCount:
             with transaction(conn, write=False):  # one snapshot for the meta rows and the count
-                return counter(conn)
+                return counter(conn, False)
 
         fresh = await self._db.read(job)
         self._counts.put(key, fresh)
         return fresh.count
 
-    def _counter(self, query: EventQuery) -> tuple[CountKey, Callable[[sqlite3.Connection], CachedCount]]:
+    def _counter(self, query: EventQuery) -> tuple[CountKey, Counter]:
         """The cache key and a job (run inside a read transaction) that brings the count up to date."""
         key = count_key(query)
         params: list[Any] = []
         where = where_sql(query, params)
         cached = self._counts.get(key)
 
-        def counter(conn: sqlite3.Connection) -> CachedCount:
+        def counter(conn: sqlite3.Connection, inline: bool) -> CachedCount:
             position, epoch = conn.execute(META).fetchone()
             usable = cached is not None and cached.epoch == epoch
+            new_rows = position - cached.position if cached is not None and usable else None
+            if inline and (new_rows is None or not 0 <= new_rows <= INLINE_MAX_NEW_ROWS):
+                raise TooSlowInline  # a fresh count, or many new rows to add: not a short read
             if cached is not None and usable and 0 <= position - cached.position <= DELTA_LIMIT:
                 if position == cached.position:
                     return cached
