@@ -61,6 +61,7 @@ def _serve_with(settings: Settings, host: str, port: int, before: str | None = N
             await services.close()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin set-up lines say nothing to users
     try:
         with _runner() as runner:
             runner.run(main())
