@@ -44,7 +44,6 @@ def server_env(data_dir: Path) -> dict[str, str]:
     env.update({
         "CELLSTREAM_DATA_DIR": str(data_dir),
         "CELLSTREAM_RATE_LIMITS": "off",
-        "CELLSTREAM_EVENT_RETENTION_DAYS": "36500",  # the generated events are dated 2025
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     return env

@@ -24,11 +24,8 @@ class Settings(BaseSettings):
     retention_interval_s: int = Field(3600, ge=1)
     events_max_per_page: int = Field(1000, ge=1)
     ingest_max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
-    ingest_batch_size: int = Field(5000, ge=1)
     sqlite_cache_mb: int = Field(256, ge=1)
     rate_limits: Literal["on", "off"] = "on"
-    allow_private_destinations: bool = False
-    log_format: Literal["console", "json"] = "console"
 
     @field_validator("data_dir")
     @classmethod
