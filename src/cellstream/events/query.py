@@ -202,29 +202,44 @@ TIME_FIELDS = ("from", "until", "timestamp")
 Q_FIELD_NAMES: tuple[str, ...] = (*Q_FIELDS, *TIME_FIELDS)
 
 
-def parse_q(q: str | None) -> EventFilter:
-    """Parse emnify's `q`. Raises Unprocessable (HTTP 422) naming the problem."""
-    if q is None or not q.strip():
-        return EventFilter()
+def split_q(q: str, fields: Sequence[str], multi: Callable[[str], bool],
+            splits: Callable[[str], bool] = lambda name: True) -> dict[str, list[str]]:
+    """emnify's `q` syntax, `field:value,field:a|b`, split into values per field: the one tokenizer of
+    every `q` (event lists here, the SIM and endpoint lists in the API). Raises Unprocessable (HTTP 422)
+    naming the problem: an unknown or repeated field, an empty value, several values where `multi` says
+    the field takes one, more than MAX_VALUES. `splits` says whether `|` separates values of a field at
+    all (not in a timestamp, say)."""
     seen: dict[str, list[str]] = {}
     for part in q.split(","):
         name, sep, raw = part.partition(":")
         name = name.strip()
         if not sep:
             raise _bad(f"{part!r} is not field:value")
-        if name not in Q_FIELD_NAMES:
-            raise _bad(f"unknown field {name!r}; known fields: {', '.join(Q_FIELD_NAMES)}")
+        if name not in fields:
+            raise _bad(f"unknown field {name!r}; known fields: {', '.join(fields)}")
         if name in seen:
             raise _bad(f"{name} is given twice; give several values as {name}:a|b")
-        values = [v.strip() for v in raw.split("|")] if name in Q_FIELDS else [raw.strip()]
+        values = [v.strip() for v in raw.split("|")] if splits(name) else [raw.strip()]
         if any(not v for v in values):
             raise _bad(f"{name} has an empty value")
-        spec = Q_FIELDS.get(name)
-        if len(values) > 1 and not (spec and spec.multi):
+        if len(values) > 1 and not multi(name):
             raise _bad(f"{name} takes one value")
         if len(values) > MAX_VALUES:
             raise _bad(f"{name} takes at most {MAX_VALUES} values separated by |")
         seen[name] = values
+    return seen
+
+
+def _event_multi(name: str) -> bool:
+    spec = Q_FIELDS.get(name)
+    return spec is not None and spec.multi
+
+
+def parse_q(q: str | None) -> EventFilter:
+    """Parse emnify's `q`. Raises Unprocessable (HTTP 422) naming the problem."""
+    if q is None or not q.strip():
+        return EventFilter()
+    seen = split_q(q, Q_FIELD_NAMES, _event_multi, lambda name: name in Q_FIELDS)
 
     conditions: list[Condition] = []
     if ("from" in seen) != ("until" in seen):
