@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     events_max_per_page: int = Field(1000, ge=1)
     ingest_max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     sqlite_cache_mb: int = Field(256, ge=1)
+    # Finished event-list pages kept for repeated requests (exact: a page is served again only while its
+    # filter's count is unchanged in the same snapshot). 0 turns it off.
+    sqlite_page_cache_mb: int = Field(16, ge=0)
     rate_limits: Literal["on", "off"] = "on"
 
     @field_validator("data_dir")

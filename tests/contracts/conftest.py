@@ -10,8 +10,11 @@ import pytest
 
 from cellstream.clock import ManualClock
 from cellstream.store.memory import MemoryAccountStore, MemoryEventStore
+from cellstream.store.memory_resources import MemoryResourceStore
 from cellstream.store.protocols import AccountStore, EventStore
+from cellstream.store.resources import ResourceStore
 from cellstream.store.sql.sqlite import migrate, open_sqlite_stores
+from cellstream.store.sql.sqlite_resources import SqliteResourceStore
 
 from .factory import settings_for
 
@@ -63,5 +66,36 @@ async def account_store(request: pytest.FixtureRequest, sqlite_url: str,
     events, accounts = await open_sqlite_stores(sqlite_url, settings_for(sqlite_url), clock)
     try:
         yield accounts
+    finally:
+        await events.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def resource_store(request: pytest.FixtureRequest, sqlite_url: str,
+                         clock: ManualClock) -> AsyncIterator[tuple[ResourceStore, EventStore]]:
+    """A ResourceStore and the EventStore its transactions append to."""
+    if request.param == "memory":
+        memory = MemoryEventStore(clock)
+        yield MemoryResourceStore(memory, clock), memory
+        return
+    events, _ = await open_sqlite_stores(sqlite_url, settings_for(sqlite_url), clock)
+    try:
+        yield SqliteResourceStore(events, clock), events
+    finally:
+        await events.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def accounts_with_events(request: pytest.FixtureRequest, sqlite_url: str,
+                               clock: ManualClock) -> AsyncIterator[tuple[AccountStore, EventStore]]:
+    """An AccountStore wired to the EventStore its changes append their events to (as the runtime wires
+    them), and that EventStore."""
+    if request.param == "memory":
+        memory = MemoryEventStore(clock)
+        yield MemoryAccountStore(memory), memory
+        return
+    events, accounts = await open_sqlite_stores(sqlite_url, settings_for(sqlite_url), clock)
+    try:
+        yield accounts, events
     finally:
         await events.close()

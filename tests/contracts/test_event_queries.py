@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cellstream.clock import ManualClock
 from cellstream.events.codec import decode_json
 from cellstream.events.columns import columns_of
 from cellstream.events.query import (
@@ -22,6 +23,7 @@ from cellstream.events.query import (
 from cellstream.store.protocols import EventStore
 
 from .dataset import ALL_IDS, DATASET, org_events
+from .factory import event
 
 
 @pytest.fixture
@@ -125,6 +127,29 @@ async def test_a_scope_narrows_to_one_endpoint_sim_or_user(store: EventStore, sc
     query = EventQuery(1, parse_q(q), scope=scope)
     assert set(await select(store, query)) == expected
     assert await store.count(query) == len(expected)
+
+
+DEVICE = {"id": 10, "name": "tracker"}
+
+
+async def test_a_scope_finds_its_events_whatever_day_they_were_stored(event_store: EventStore,
+                                                                    clock: ManualClock) -> None:
+    """The SQLite scope indexes lead with the store day: rows from every stored day must be reached, in
+    order, and counted, also after retention removed the first days."""
+    day = 86_400_000
+    for n in range(4):
+        await event_store.append([event(id=i, ts=n, endpoint=DEVICE) for i in (10 + n, 20 + n)])
+        clock.advance(day + 1 if n != 1 else 5 * day)  # a gap of days with nothing stored
+    await event_store.append([event(id=5, ts=9, endpoint=DEVICE), event(id=6, ts=9)])  # 5: a smaller id, last
+    query = EventQuery(1, scope=("endpoint_id", 10), sort=parse_sort("-id"))
+    every = [23, 22, 21, 20, 13, 12, 11, 10, 5]
+    assert await select(event_store, query) == every
+    assert await event_store.count(query) == len(every)
+    page = await event_store.page(query, limit=3, offset=3)
+    assert ids_of(page.bodies) == every[3:6]
+    assert await event_store.delete_stored_before(clock.now_ms() - 3 * day) == 4
+    assert await select(event_store, query) == [23, 22, 13, 12, 5]
+    assert await event_store.count(query) == 5
 
 
 async def test_an_organisation_never_sees_another_ones_events(store: EventStore) -> None:

@@ -23,7 +23,7 @@ from cellstream.settings import Settings
 from cellstream.store.sql import sqlite_db
 from cellstream.store.sql.compile import page_sql
 from cellstream.store.sql.count_cache import CachedCount, CountCache
-from cellstream.store.sql.migrate import migrate, sqlite_path
+from cellstream.store.sql.migrate import head_revision, migrate, sqlite_path
 from cellstream.store.sql.schema import metadata
 from cellstream.store.sql.sqlite import open_sqlite_stores
 from cellstream.store.sql.sqlite_events import SqliteEventStore
@@ -87,7 +87,27 @@ def test_migrate_creates_the_schema_of_schema_py(url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
-    assert version == "0001"
+    assert version == head_revision() == "0004"
+
+
+def test_migrating_from_the_first_schema_keeps_events_and_fills_their_store_day(url: str) -> None:
+    migrate(url, "0001")
+    engine = sa.create_engine(url)
+    columns = ("position, stored_ms, id, org_id, ts_ms, type_id, source_id, severity_id, alert, "
+               "description, body")
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"INSERT INTO events ({columns}) VALUES "
+                                       "(1, 172800000, 5, 1, 0, 3, 0, 1, 0, 'd', x'7b7d'), "
+                                       "(2, 259300000, 6, 1, 0, 3, 0, 1, 0, 'd', x'7b7d')"))
+        migrate(url)
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT position, stored_day FROM events ORDER BY position"))
+            assert [tuple(r) for r in rows] == [(1, 2), (2, 3)]
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
 
 
 @pytest.mark.parametrize(("given", "path"), [("sqlite:///var/x.db", "var/x.db"),
@@ -235,7 +255,7 @@ async def test_a_cached_count_adds_only_the_new_rows(store: SqliteEventStore) ->
     assert "INTEGER PRIMARY KEY (rowid>?)" in explained
 
 
-async def test_short_index_served_reads_run_inline_and_the_rest_on_reader_threads(
+async def test_short_reads_run_inline_and_the_rest_on_reader_threads(
         store: SqliteEventStore, monkeypatch: pytest.MonkeyPatch) -> None:
     await store.append([event(ts=i, type=3 if i % 2 else 5) for i in range(40)])
     threaded: list[str] = []
@@ -250,14 +270,15 @@ async def test_short_index_served_reads_run_inline_and_the_rest_on_reader_thread
     first = await store.page(typed, limit=5, with_total=True)  # no cached count yet: a reader thread
     assert (first.total, len(first.bodies), first.more) == (20, 5, True)
     assert threaded == ["thread"]
-    again = await store.page(typed, limit=5, offset=5, with_total=True)  # cached count, index-served
+    again = await store.page(typed, limit=5, offset=5, with_total=True)  # cached count: inline
     assert (again.total, len(again.bodies)) == (20, 5)
     assert threaded == ["thread"]
     await store.append([event(ts=59, type=3)])  # a few new rows: still inline, and still exact
     assert (await store.page(typed, limit=5, with_total=True)).total == 21
     assert threaded == ["thread"]
-    texty = EventQuery(1, parse_q("description:location"))  # a scan: never on the event loop
+    texty = EventQuery(1, parse_q("description:location"))  # a scan, but a short one here: inline
     await store.page(texty, limit=5)
-    deep = await store.page(EventQuery(1), limit=5, offset=5_000)
+    assert threaded == ["thread"]
+    deep = await store.page(EventQuery(1), limit=5, offset=5_000)  # a deep OFFSET: never inline
     assert deep.bodies == []
-    assert threaded == ["thread"] * 3
+    assert threaded == ["thread"] * 2

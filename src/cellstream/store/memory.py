@@ -9,23 +9,28 @@ from __future__ import annotations
 import asyncio
 import bisect
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from cellstream.clock import Clock, SystemClock
-from cellstream.errors import Conflict, NotFound
+from cellstream.errors import Conflict, NotFound, StoreError
 from cellstream.events.codec import encode_event
 from cellstream.events.columns import EventColumns, columns_of
 from cellstream.events.model import Event, StoredEvent
 from cellstream.events.query import EventQuery, compare_keys, sort_values, sorted_rows
 from cellstream.ids import EventIdGenerator
 from cellstream.store.protocols import (
+    ORGANISATION_CHANGES,
+    USER_DELETED,
+    USER_PENDING,
     AppendResult,
     ApplicationToken,
     EventPage,
+    MfaKey,
     Organisation,
     ServiceToken,
+    StaleOrganisation,
     User,
 )
 
@@ -150,12 +155,29 @@ def _mutating(method: Any) -> Any:
 
 
 class MemoryAccountStore:
-    def __init__(self) -> None:
+    """Accounts in memory. Changes that emit events append them to `events` (the MemoryEventStore the
+    platform uses) while holding the account lock, and are applied only once the append succeeded: a
+    change is never kept without its events, nor events without their change. Without `events` such a
+    change fails with StoreError (nothing changes)."""
+
+    def __init__(self, events: MemoryEventStore | None = None) -> None:
+        self._events = events
         self._orgs: dict[int, Organisation] = {}
         self._users: dict[int, User] = {}
+        self._activations: dict[int, str] = {}  # user id → activation digest
+        self._mfa_keys: dict[int, MfaKey] = {}
+        self._memberships: dict[tuple[int, int], tuple[int, ...]] = {}  # (user id, org id) → roles
         self._app_tokens: dict[int, ApplicationToken] = {}
         self._service_tokens: dict[int, ServiceToken] = {}
         self._lock = asyncio.Lock()
+
+    async def _append(self, events: Sequence[Event]) -> AppendResult:
+        """Called under the lock, before the change is applied."""
+        if not events:
+            return AppendResult([], 0)
+        if self._events is None:
+            raise StoreError("this account store has no event store to record the change's events in")
+        return await self._events.append(events)
 
     @_mutating
     def create_organisation(self, name: str, *, org_id: int | None = None, now_ms: int) -> Organisation:
@@ -170,22 +192,120 @@ class MemoryAccountStore:
     async def get_organisation(self, org_id: int) -> Organisation | None:
         return self._orgs.get(org_id)
 
+    async def update_organisation(self, org_id: int, changes: Mapping[str, Any], *,
+                                  events: Sequence[Event],
+                                  expected: Organisation | None = None) -> AppendResult:
+        unknown = set(changes) - ORGANISATION_CHANGES
+        if unknown:
+            raise ValueError(f"not organisation fields that can change: {sorted(unknown)}")
+        async with self._lock:
+            org = self._orgs.get(org_id)
+            if org is None:
+                raise NotFound(f"Organisation with Id '{org_id}' not found.")
+            if expected is not None and org != expected:
+                raise StaleOrganisation(f"organisation {org_id} was changed meanwhile")
+            updated = replace(org, **changes)
+            result = await self._append(events)
+            self._orgs[org_id] = updated
+            return result
+
+    def _taken(self, username: str) -> bool:
+        key = username.lower()
+        return any(u.username.lower() == key and u.status != USER_DELETED for u in self._users.values())
+
     @_mutating
     def create_user(self, org_id: int, username: str, name: str, password_hash: str,
-                    roles: tuple[int, ...], *, now_ms: int) -> User:
+                    roles: tuple[int, ...], *, now_ms: int, status: int = 1,
+                    activation_digest: str | None = None) -> User:
         if org_id not in self._orgs:
             raise NotFound(f"Organisation with Id '{org_id}' not found.")
-        if any(u.username.lower() == username.lower() for u in self._users.values()):
+        if self._taken(username):
             raise Conflict(f"user {username!r} exists")
-        user = User(max(self._users, default=0) + 1, org_id, username, name, password_hash, roles, 1, now_ms)
+        if activation_digest is not None and activation_digest in self._activations.values():
+            raise Conflict("activation key in use")
+        user = User(max(self._users, default=0) + 1, org_id, username, name, password_hash, tuple(roles),
+                    status, now_ms)
         self._users[user.id] = user
+        if activation_digest is not None:
+            self._activations[user.id] = activation_digest
         return user
 
     async def get_user(self, user_id: int) -> User | None:
         return self._users.get(user_id)
 
     async def find_user(self, username: str) -> User | None:
-        return next((u for u in self._users.values() if u.username.lower() == username.lower()), None)
+        key = username.lower()
+        return next((u for u in self._users.values()
+                     if u.username.lower() == key and u.status != USER_DELETED), None)
+
+    async def list_users(self, org_id: int) -> list[User]:
+        return sorted((u for u in self._users.values() if u.org_id == org_id), key=lambda u: u.id)
+
+    async def find_activation(self, digest: str) -> User | None:
+        user_id = next((i for i, d in self._activations.items() if d == digest), None)
+        return None if user_id is None else self._users.get(user_id)
+
+    async def activate_user(self, user_id: int, digest: str, password_hash: str, *,
+                            events: Sequence[Event]) -> AppendResult:
+        async with self._lock:
+            user = self._users.get(user_id)
+            if user is None or user.status != USER_PENDING or self._activations.get(user_id) != digest:
+                raise NotFound("the activation key is not valid")
+            result = await self._append(events)
+            self._users[user_id] = replace(user, status=1, password_hash=password_hash)
+            del self._activations[user_id]
+            return result
+
+    async def delete_user(self, user_id: int, *, events: Sequence[Event]) -> AppendResult:
+        async with self._lock:
+            user = self._users.get(user_id)
+            if user is None or user.status == USER_DELETED:
+                raise NotFound(f"User with id '{user_id}' not found")
+            result = await self._append(events)
+            self._users[user_id] = replace(user, status=USER_DELETED)
+            self._activations.pop(user_id, None)
+            for key in [k for k, m in self._mfa_keys.items() if m.user_id == user_id]:
+                del self._mfa_keys[key]
+            for membership in [k for k in self._memberships if k[0] == user_id]:
+                del self._memberships[membership]
+            return result
+
+    def _live_user(self, user_id: int) -> User:
+        user = self._users.get(user_id)
+        if user is None or user.status == USER_DELETED:
+            raise NotFound(f"User with id '{user_id}' not found")
+        return user
+
+    @_mutating
+    def create_mfa_key(self, user_id: int, type_id: int, secret: str, *, now_ms: int) -> MfaKey:
+        self._live_user(user_id)
+        if any(k.user_id == user_id for k in self._mfa_keys.values()):
+            raise Conflict("the user has an MFA key already")
+        key = MfaKey(max(self._mfa_keys, default=0) + 1, user_id, type_id, 0, secret, now_ms)
+        self._mfa_keys[key.id] = key
+        return key
+
+    async def list_mfa_keys(self, user_id: int) -> list[MfaKey]:
+        return sorted((k for k in self._mfa_keys.values() if k.user_id == user_id), key=lambda k: k.id)
+
+    async def delete_mfa_key(self, user_id: int, key_id: int, *, events: Sequence[Event]) -> AppendResult:
+        async with self._lock:
+            key = self._mfa_keys.get(key_id)
+            if key is None or key.user_id != user_id:
+                raise NotFound(f"MFA Key with id '{key_id}' not found")
+            result = await self._append(events)
+            del self._mfa_keys[key_id]
+            return result
+
+    @_mutating
+    def set_membership(self, user_id: int, org_id: int, roles: tuple[int, ...]) -> None:
+        self._live_user(user_id)
+        if org_id not in self._orgs:
+            raise NotFound(f"Organisation with Id '{org_id}' not found.")
+        self._memberships[(user_id, org_id)] = tuple(roles)
+
+    async def get_membership(self, user_id: int, org_id: int) -> tuple[int, ...] | None:
+        return self._memberships.get((user_id, org_id))
 
     @_mutating
     def update_login_state(self, user_id: int, failed_logins: int, locked_until_ms: int) -> None:

@@ -7,10 +7,11 @@ in commit order, without gaps, so every consumer can read "after position P" and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from cellstream.errors import Conflict
 from cellstream.events.model import Event, StoredEvent
 from cellstream.events.query import EventQuery
 
@@ -84,9 +85,32 @@ TokenStatus = Literal[0, 1]  # 0 Activated, 1 Revoked (emnify's application toke
 
 @dataclass(frozen=True)
 class Organisation:
+    """An organisation (a "workspace"). The fields after `created_ms` are emnify's organisation details
+    (facts §H.5) and billing configuration (§A.2 row 32); an organisation created without them has the
+    defaults below."""
+
     id: int
     name: str
     created_ms: int
+    country_id: int | None = None  # cellstream.network.operators country id, e.g. 74 Germany
+    verification_type_id: int | None = None
+    verification: str | None = None  # e.g. a VAT id
+    monthly_cost_limit: int | None = None
+    currency_id: int = 1  # 1 EUR, 2 USD
+    status_id: int = 0  # 0 Enabled, 1 Suspended, 2 Deleted
+    type_id: int = 4  # 4 Enterprise
+    charging_model_id: int = 0
+    payment_term_id: int = 0
+    vatin: str | None = None
+
+
+# What `AccountStore.update_organisation` may change: every field but `id` and `created_ms`.
+ORGANISATION_CHANGES = frozenset({
+    "name", "country_id", "verification_type_id", "verification", "monthly_cost_limit", "currency_id",
+    "status_id", "type_id", "charging_model_id", "payment_term_id", "vatin"})
+
+
+USER_PENDING, USER_ACTIVE, USER_SUSPENDED, USER_DELETED = 0, 1, 2, 3  # emnify's user statuses
 
 
 @dataclass(frozen=True)
@@ -101,6 +125,25 @@ class User:
     created_ms: int
     failed_logins: int = 0
     locked_until_ms: int = 0
+
+
+@dataclass(frozen=True)
+class MfaKey:
+    """A user's multi-factor authentication key (facts §D): type 0 Time-Based One-Time Password; status
+    0 Activation Pending, 1 Active."""
+
+    id: int
+    user_id: int
+    type_id: int
+    status_id: int
+    secret: str  # base32; the TOTP verifier needs it in the clear
+    created_ms: int
+    activated_ms: int | None = None
+
+
+class StaleOrganisation(Conflict):
+    """`update_organisation` was given an `expected` organisation that is no longer what is stored
+    (someone changed it meanwhile): read it again, decide again."""
 
 
 @dataclass(frozen=True)
@@ -133,15 +176,68 @@ class AccountStore(Protocol):
 
     async def get_organisation(self, org_id: int) -> Organisation | None: ...
 
+    async def update_organisation(self, org_id: int, changes: Mapping[str, Any], *,
+                                  events: Sequence[Event],
+                                  expected: Organisation | None = None) -> AppendResult:
+        """Set the fields named in `changes` (of ORGANISATION_CHANGES; anything else is a ValueError) and
+        append `events` in the same transaction: both or neither. NotFound if the organisation does not
+        exist; StaleOrganisation if `expected` is given and differs from the stored organisation."""
+        ...
+
     async def create_user(self, org_id: int, username: str, name: str, password_hash: str,
-                          roles: tuple[int, ...], *, now_ms: int) -> User:
-        """Raises Conflict if the username exists (any case), NotFound if the organisation does not."""
+                          roles: tuple[int, ...], *, now_ms: int, status: int = 1,
+                          activation_digest: str | None = None) -> User:
+        """Raises Conflict if the username exists (any case) on a user not deleted, NotFound if the
+        organisation does not exist. `activation_digest` (with status 0 Activation Pending) is what
+        `activate_user` must be shown to activate the user."""
         ...
 
     async def get_user(self, user_id: int) -> User | None: ...
 
     async def find_user(self, username: str) -> User | None:
-        """Case-insensitive look-up by username (an e-mail address)."""
+        """Case-insensitive look-up by username (an e-mail address); deleted users are not found."""
+        ...
+
+    async def list_users(self, org_id: int) -> list[User]:
+        """The users whose organisation is `org_id`, deleted ones included, in id order."""
+        ...
+
+    async def find_activation(self, digest: str) -> User | None:
+        """The user waiting for activation with `digest`."""
+        ...
+
+    async def activate_user(self, user_id: int, digest: str, password_hash: str, *,
+                            events: Sequence[Event]) -> AppendResult:
+        """Status 1 Active with the password, the activation used up, and `events` appended, in one
+        transaction. NotFound unless the user is still waiting for activation with `digest`."""
+        ...
+
+    async def delete_user(self, user_id: int, *, events: Sequence[Event]) -> AppendResult:
+        """Status 3 Deleted and `events` appended, in one transaction. The username becomes free again;
+        the user's pending activation, MFA keys and workspace memberships go. NotFound if there is no such
+        user or it is deleted already."""
+        ...
+
+    async def create_mfa_key(self, user_id: int, type_id: int, secret: str, *, now_ms: int) -> MfaKey:
+        """A new key, status 0 Activation Pending. NotFound for a missing or deleted user; Conflict if
+        the user has a key already."""
+        ...
+
+    async def list_mfa_keys(self, user_id: int) -> list[MfaKey]:
+        """The user's MFA keys in id order."""
+        ...
+
+    async def delete_mfa_key(self, user_id: int, key_id: int, *, events: Sequence[Event]) -> AppendResult:
+        """Remove the key and append `events` in one transaction; NotFound if the user has no such key."""
+        ...
+
+    async def set_membership(self, user_id: int, org_id: int, roles: tuple[int, ...]) -> None:
+        """Make the user a member of another organisation (workspace) with `roles`, or change the roles.
+        NotFound for a missing or deleted user or a missing organisation."""
+        ...
+
+    async def get_membership(self, user_id: int, org_id: int) -> tuple[int, ...] | None:
+        """The user's roles in workspace `org_id` by membership (not its own organisation), or None."""
         ...
 
     async def update_login_state(self, user_id: int, failed_logins: int, locked_until_ms: int) -> None: ...

@@ -2,7 +2,8 @@
 
     events, accounts = await open_sqlite_stores("sqlite:///var/cellstream.db", settings, clock)
 
-Both stores share one database; `events.close()` closes it (the account store's close does nothing).
+Both stores share one database; `events.close()` closes it (the account store's close does nothing). The
+account store appends the events of its changes through the event store, in the change's transaction.
 """
 
 from __future__ import annotations
@@ -28,4 +29,5 @@ async def open_sqlite_stores(url: str, settings: Settings, clock: Clock, *,
     await asyncio.to_thread(migrate, url)
     db = SqliteDatabase(path, cache_mb=settings.sqlite_cache_mb, readers=readers)
     await db.open()
-    return SqliteEventStore(db, clock), SqliteAccountStore(db)
+    events = SqliteEventStore(db, clock, page_cache_bytes=settings.sqlite_page_cache_mb * 1024 * 1024)
+    return events, SqliteAccountStore(db, events, clock)

@@ -27,11 +27,12 @@ from cellstream.events.columns import COLUMN_NAMES, columns_of
 from cellstream.events.model import Event, StoredEvent
 from cellstream.ids import EventIdGenerator
 from cellstream.store.protocols import AppendResult
+from cellstream.store.sql.schema import DAY_MS
 from cellstream.store.sql.sqlite_db import transaction
 
 Key = tuple[int, int]
 Row = tuple[Any, ...]
-_COLUMNS = ("position", "stored_ms", *COLUMN_NAMES, "body")
+_COLUMNS = ("position", "stored_ms", "stored_day", *COLUMN_NAMES, "body")
 INSERT = f"INSERT INTO events ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 INSERT_NEW = INSERT + " ON CONFLICT (org_id, id) DO NOTHING"
 LOOKUP_CHUNK = 500
@@ -61,7 +62,7 @@ class Prepared:
         return self.event.org_id, self.event.id or 0
 
     def row(self, position: int, stored_ms: int) -> Row:
-        return (position, stored_ms, *columns_of(self.event), self.body)
+        return (position, stored_ms, stored_ms // DAY_MS, *columns_of(self.event), self.body)
 
 
 def append_batch(conn: sqlite3.Connection, ids: EventIdGenerator, events: Sequence[Event],

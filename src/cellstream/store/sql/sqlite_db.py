@@ -5,7 +5,8 @@ cheaper than contending for the file lock) and a few reader connections, each on
 the readers run while the writer commits. Every store operation is one job: a plain function that runs all
 its statements on the thread's connection and returns the result to the event loop — one hop per
 operation, never one per row or statement. Each connection is created, used and closed by its own thread
-(`check_same_thread` stays on).
+(`check_same_thread` stays on). One more reader connection belongs to the event-loop thread, for reads
+short enough that the hop would cost more than the read (`read_inline`, bounded by a step budget).
 
 sqlite3 errors are translated into the error tree on the way out: locked/busy → StoreUnavailable
 (retryable), a damaged file → StoreCorrupt, anything else → StoreError.
@@ -28,6 +29,12 @@ T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
 _STOP = None
 BUSY_TIMEOUT_MS = 5_000
+# How much an inline read may do before it is stopped and handed to a reader thread, in SQLite virtual
+# machine steps, checked every INLINE_STEP_CHECK steps. Steps, not time: a busy machine must not make the
+# same read inline one moment and threaded the next. Measured on the 1M-event bench file: a 50-row page by
+# an index is ~1,000 steps (~50 µs); one that filters ~1,800 rows to find its 50 is ~9,000 (~0.24 ms).
+INLINE_STEP_CHECK = 1_000
+INLINE_BUDGET_STEPS = 40_000
 
 
 def translate(exc: sqlite3.Error, path: Path) -> StoreError:
@@ -55,19 +62,51 @@ def connect(path: Path, cache_kib: int, *, writer: bool) -> sqlite3.Connection:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE (take the write lock up front) … COMMIT, or ROLLBACK on any exception."""
-    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    """BEGIN IMMEDIATE (take the write lock up front) … COMMIT, or ROLLBACK on any exception. Inside an
+    open transaction, a savepoint instead: the inner part can fail alone (an optimistic append retried)
+    and the outer transaction still decides for everything (a domain change with its events)."""
+    nested = conn.in_transaction
+    conn.execute("SAVEPOINT nested" if nested else "BEGIN IMMEDIATE" if write else "BEGIN")
     try:
         yield conn
     except BaseException:
-        if conn.in_transaction:  # SQLite may have rolled back already (e.g. on SQLITE_FULL)
+        if conn.in_transaction and nested:
+            conn.execute("ROLLBACK TO nested")
+            conn.execute("RELEASE nested")
+        elif conn.in_transaction:  # SQLite may have rolled back already (e.g. on SQLITE_FULL)
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    conn.execute("RELEASE nested" if nested else "COMMIT")
 
 
 class TooSlowInline(Exception):
     """Raised by a job run inline when it finds it would do more than a short read."""
+
+
+class InlineBudgetSpent(TooSlowInline):
+    """An inline read was stopped after INLINE_BUDGET_STEPS virtual-machine steps."""
+
+
+class _StepBudget:
+    """The inline connection's progress handler: interrupts the statement running when the budget runs
+    out, once. Only once, so that the ROLLBACK which follows the interrupted statement is never stopped
+    too (an inline connection left inside a transaction would keep serving an old snapshot)."""
+
+    __slots__ = ("left", "spent")
+
+    def __init__(self) -> None:
+        self.left = 0
+        self.spent = False
+
+    def arm(self, checks: int) -> None:
+        self.left, self.spent = checks, False
+
+    def __call__(self) -> int:
+        self.left -= 1
+        if self.left == 0:
+            self.spent = True
+            return 1
+        return 0
 
 
 class ConnectionThreads:
@@ -158,6 +197,8 @@ class SqliteDatabase:
                                           writer=False)
         self._reader_cache_kib = max(1024, cache_kib // readers)
         self._inline: sqlite3.Connection | None = None
+        self._budget = _StepBudget()
+        self.inline_budget_steps = INLINE_BUDGET_STEPS
         self._open = False
 
     async def open(self) -> None:
@@ -181,17 +222,29 @@ class SqliteDatabase:
         return await self._readers.run(job)
 
     def read_inline(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        """Run a read job on the calling (event-loop) thread. Only for jobs known to take well under a
+        """Run a read job on the calling (event-loop) thread. Only for jobs expected to take well under a
         millisecond: handing a short job to a reader thread costs more than the job, because the thread
         and the event loop then contend for the GIL (measured: ~1 ms of CPU per list request instead of
-        ~0.1 ms). The job may raise `TooSlowInline` to be re-run on a reader thread."""
+        ~0.1 ms). The job may raise `TooSlowInline` to be re-run on a reader thread; past
+        `inline_budget_steps` SQLite steps it is stopped and `InlineBudgetSpent` raised, so a read that
+        turns out long blocks the event loop for a bounded time only."""
         self._check_open()
-        if self._inline is None:
-            self._inline = connect(self.path, self._reader_cache_kib, writer=False)
+        conn = self._inline
+        if conn is None:
+            conn = self._inline = connect(self.path, self._reader_cache_kib, writer=False)
+            conn.set_progress_handler(self._budget, INLINE_STEP_CHECK)
+        budget = self._budget
+        budget.arm(max(1, self.inline_budget_steps // INLINE_STEP_CHECK))
         try:
-            return job(self._inline)
+            return job(conn)
         except sqlite3.Error as exc:
+            if budget.spent:
+                raise InlineBudgetSpent(f"over {self.inline_budget_steps} steps") from None
             raise translate(exc, self.path) from None
+        finally:
+            budget.arm(-1)  # disarmed: counts down from -1, never reaching 0
+            if conn.in_transaction:  # a job stopped part-way must not keep its snapshot for the next
+                conn.execute("ROLLBACK")
 
     def _check_open(self) -> None:
         if not self._open:
