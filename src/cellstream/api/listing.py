@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cellstream.api.paging import PageInfo
+from cellstream.api.paging import PageInfo, encoded_headers
 from cellstream.domain.principal import Principal
 from cellstream.errors import BadParameter
 from cellstream.events.query import EventQuery, decode_cursor, encode_cursor, parse_q, parse_sort
@@ -29,6 +29,7 @@ Scope = tuple[Literal["endpoint_id", "sim_id", "user_id"], int] | None
 # The same few q and sort strings arrive again and again; their parsed forms are immutable.
 _parse_q = functools.lru_cache(maxsize=1024)(parse_q)
 _parse_sort = functools.lru_cache(maxsize=256)(parse_sort)
+MEMO_SIZE = 1024  # parsed query strings and list queries kept (each memo is emptied when full)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +54,27 @@ def _optional_number(params: dict[str, str], name: str, default: int, high: int)
     return default if not raw else _number(raw, name, 1, high)
 
 
+_list_params: dict[tuple[bytes, int, int], ListParams] = {}
+
+
 def list_params(request: Request, max_per_page: int, default_per_page: int) -> ListParams:
+    # Clients repeat their query strings (polling, paging with the same filter): parsed once. Only valid
+    # ones are kept, since a bad one raises before it is stored.
+    key = (request.scope["query_string"], max_per_page, default_per_page)
+    known = _list_params.get(key)
+    if known is not None:
+        return known
     # What Starlette's request.query_params does (the last of repeated names wins), at a third of the cost.
-    params = dict(parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True))
-    return ListParams(
+    params = dict(parse_qsl(key[0].decode("latin-1"), keep_blank_values=True))
+    parsed = ListParams(
         _optional_number(params, "page", 1, MAX_PAGE),
         _optional_number(params, "per_page", default_per_page, max_per_page),
         params.get("q"), params.get("sort"), params.get("cursor") or None,
     )
+    if len(_list_params) >= MEMO_SIZE:
+        _list_params.clear()
+    _list_params[key] = parsed
+    return parsed
 
 
 def path_id(request: Request, name: str) -> int:
@@ -83,15 +97,54 @@ def _array(bodies: list[bytes]) -> bytes:
     return b"[" + b",".join(bodies) + b"]"
 
 
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+ANSWERS_KEPT = 128  # lists whose last answer is kept (the oldest goes first)
+ANSWER_MAX_BYTES = 512 * 1024  # a bigger answer is built afresh each time
+
+
+class PageResponse(Response):
+    """A 200 with a finished body and finished headers: Response's own __init__ would encode both."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, raw_headers: RawHeaders) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = list(raw_headers)  # a copy: whoever sends it may add to it
+
+
+def _answer(body: bytes, info: PageInfo) -> RawHeaders:
+    # Starlette's order: the given headers, then content-length and content-type.
+    return (*encoded_headers(info), (b"content-length", str(len(body)).encode("latin-1")),
+            (b"content-type", b"application/json"))
+
+
 class EventLister:
     def __init__(self, store: EventStore) -> None:
         self._store = store
+        # One EventQuery object per list asked for: its fingerprint (a hash, for cursors) is computed
+        # once, and the store's per-query memos find it by identity before equality.
+        self._queries: dict[tuple[int, str | None, str | None, Scope], EventQuery] = {}
+        # A store that serves a page from its cache hands back the very same EventPage: the answer is
+        # then the same body and headers as the last time the same list was asked for the same way.
+        self._answers: dict[tuple[Any, ...], tuple[EventPage, bytes, RawHeaders]] = {}
+
+    def _query(self, org_id: int, q: str | None, sort: str | None, scope: Scope) -> EventQuery:
+        key = (org_id, q, sort, scope)
+        query = self._queries.get(key)
+        if query is None:
+            query = EventQuery(org_id, _parse_q(q), _parse_sort(sort), scope)
+            if len(self._queries) >= MEMO_SIZE:
+                self._queries.clear()
+            self._queries[key] = query
+        return query
 
     async def respond(self, request: Request, principal: Principal, scope: Scope, params: ListParams, *,
                       empty: bool = False) -> Response:
         """`empty`: the list is known to be empty (an application token's own user events)."""
         page, per_page = params.page, params.per_page
-        query = EventQuery(principal.org_id, _parse_q(params.q), _parse_sort(params.sort), scope)
+        query = self._query(principal.org_id, params.q, params.sort, scope)
         after = decode_cursor(query, params.cursor) if params.cursor else None
         if after is not None and page != 1:
             raise BadParameter.of("page", "must be left out (or 1) when a cursor is given")
@@ -101,11 +154,27 @@ class EventLister:
         else:  # one trip to the store: the count and the page from one snapshot
             result = await self._store.page(query, limit=per_page, offset=offset, after=after,
                                             with_total=True)
-        total = result.total or 0
+        url = _list_url(request)
+        key = (query, url, page, per_page, params.q, params.sort, after)
+        known = self._answers.get(key)
+        if known is not None and known[0] is result:
+            return PageResponse(known[1], known[2])
         next_cursor = encode_cursor(query, result.last_key) if result.more and result.last_key else None
-        info = PageInfo(_list_url(request), page, per_page, total, params.q, params.sort, next_cursor,
+        info = PageInfo(url, page, per_page, result.total or 0, params.q, params.sort, next_cursor,
                         after is not None)
-        return Response(_array(result.bodies), media_type="application/json", headers=info.headers())
+        body = _array(result.bodies)
+        headers = _answer(body, info)
+        self._remember(key, (result, body, headers))
+        return PageResponse(body, headers)
+
+    def _remember(self, key: tuple[Any, ...], answer: tuple[EventPage, bytes, RawHeaders]) -> None:
+        answers = self._answers
+        if len(answer[1]) > ANSWER_MAX_BYTES:
+            answers.pop(key, None)
+            return
+        if key not in answers and len(answers) >= ANSWERS_KEPT:
+            del answers[next(iter(answers))]
+        answers[key] = answer
 
 
 Q_HELP = ("emnify filter: field:value pairs separated by commas, several values of one field with | "

@@ -76,6 +76,14 @@ class PageInfo:
         return out
 
 
+@functools.lru_cache(maxsize=1024)
+def encoded_headers(info: PageInfo) -> tuple[tuple[bytes, bytes], ...]:
+    """`info.headers()` as ASGI wants them, the way Starlette encodes them. Cached: a client polling a
+    list, or many clients reading the same page, get the very same headers."""
+    return tuple((name.lower().encode("latin-1"), value.encode("latin-1"))
+                 for name, value in info.headers().items())
+
+
 PAGING_HEADERS: dict[str, dict[str, object]] = {
     "X-Count-Per-Page": {"description": "the requested per_page", "schema": {"type": "integer"}},
     "X-Current-Page": {"description": "the page number (1 on a page reached by cursor)",

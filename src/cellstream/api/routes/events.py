@@ -6,8 +6,9 @@ response model on the way out (the models only document the shape for OpenAPI).
 
 FastAPI's machinery (dependency solving, the included-router dispatch) measured more than half of a list
 request, so the endpoints take only the Request, read parameters and token by hand (`api.listing`), and
-`fast_routes` serves them through plain Starlette routes placed ahead of FastAPI's. The APIRoutes stay
-for the OpenAPI description, and would serve the very same endpoints if the fast routes were removed.
+`fast_routes` serves them through plain Starlette routes placed ahead of FastAPI's; GET requests for them
+skip the middleware stack as well (`api.hot`). The APIRoutes stay for the OpenAPI description, and would
+serve the very same endpoints if the fast routes were removed.
 """
 
 from __future__ import annotations
