@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -51,13 +52,20 @@ class Api:
             "/api/v1/authenticate", json={"username": username, "password": sha1_hex(password)}
         )
 
-    async def ingest(self, docs: Sequence[dict[str, Any]] | bytes) -> httpx.Response:
+    async def service_headers(self) -> dict[str, str]:
         if not self._service_token:
             _, self._service_token = await self.services.auth.create_service_token("tests")
+        return {"Authorization": f"Bearer {self._service_token}"}
+
+    async def ingest(self, docs: Sequence[dict[str, Any]] | bytes) -> httpx.Response:
         body = docs if isinstance(docs, bytes) else json.dumps(list(docs)).encode()
-        return await self.client.post(
-            "/internal/v1/events", content=body, headers={"Authorization": f"Bearer {self._service_token}"}
-        )
+        headers = await self.service_headers()
+        return await self.client.post("/internal/v1/events", content=body, headers=headers)
+
+    async def signalling(self, records: Sequence[Any]) -> httpx.Response:
+        """POST /internal/v1/signalling with records (cellstream.network.signalling structs)."""
+        return await self.client.post("/internal/v1/signalling", content=msgspec.json.encode(list(records)),
+                                      headers=await self.service_headers())
 
     async def get(self, path: str, headers: dict[str, str], **params: Any) -> httpx.Response:
         return await self.client.get(

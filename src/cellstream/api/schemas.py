@@ -21,6 +21,25 @@ class Problem(BaseModel):
     errors: list[FieldError] | None = None
 
 
+PROBLEM_DESCRIPTIONS = {
+    400: "a path or query parameter is invalid (the body names it)",
+    401: "missing, invalid or expired token",
+    403: "the token's role may not do this",
+    404: "no such resource in this organisation",
+    409: "the change conflicts with the resource's state",
+    413: "body larger than CELLSTREAM_INGEST_MAX_BODY_BYTES",
+    422: "a field of the body is invalid (the body names it)",
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given error statuses, each answered with a Problem body."""
+    return {code: {"model": Problem, "description": PROBLEM_DESCRIPTIONS[code]} for code in codes}
+
+
+RESOURCE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422)
+
+
 class Lookup(BaseModel):
     id: int
     description: str

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from cellstream.cli.common import DbOption, run_with_services
+from cellstream.domain.sims import ACTIVATED, FACTORY_TEST, ISSUED
 from cellstream.services import Services
 
 app = typer.Typer(help="Create organisations, users, application and service tokens.", no_args_is_help=True)
@@ -75,5 +77,39 @@ def create_service_token(
         token, secret = await services.auth.create_service_token(description)
         typer.echo(f"service token {token.id} created; it is shown only once:")
         typer.echo(secret)
+
+    run_with_services(db, action)
+
+
+class SimStatusChoice(StrEnum):
+    ACTIVATED = "activated"
+    FACTORY_TEST = "factory-test"
+    ISSUED = "issued"
+
+
+SIM_STATUSES = {SimStatusChoice.ACTIVATED: ACTIVATED, SimStatusChoice.FACTORY_TEST: FACTORY_TEST,
+                SimStatusChoice.ISSUED: ISSUED}
+
+
+@app.command("provision-sims")
+def provision_sims(
+    count: Annotated[int, typer.Option("--count", help="How many SIMs the batch holds (1-10,000)")],
+    bic: Annotated[str, typer.Option("--bic", help="Batch identification code, 8-32 letters A-Z and digits")],
+    org: Annotated[int | None, typer.Option(
+        "--org", help="Register the batch to this organisation at once (else its owner registers it with "
+                      "the BIC)")] = None,
+    status: Annotated[SimStatusChoice, typer.Option(
+        "--status", help="With --org: register Activated or in Factory Test (event 48), or assign them "
+                         "Issued for the organisation to activate (no event)")] = SimStatusChoice.ACTIVATED,
+    db: DbOption = None,
+) -> None:
+    """Create Issued SIMs (ICCID, IMSI, MSISDN) under a batch code, as a SIM delivery arrives."""
+    async def action(services: Services) -> None:
+        made = await services.connectivity.provision_sims(count=count, bic=bic.upper(), org_id=org,
+                                                          status_id=SIM_STATUSES[status])
+        where = ("held until registered" if org is None else f"assigned to organisation {org}, Issued"
+                 if status == SimStatusChoice.ISSUED else f"registered to organisation {org}, {status.value}")
+        typer.echo(f"{len(made)} SIMs provisioned under BIC {bic.upper()}, {where}: ICCIDs {made[0].iccid} "
+                   f"to {made[-1].iccid}")
 
     run_with_services(db, action)

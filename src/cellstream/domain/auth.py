@@ -4,6 +4,13 @@ bearer token back into the caller (`Principal`) on every API request.
 Three ways in, as emnify documents them (facts §D): an application token → auth token; username and
 SHA-1 hex password → auth and refresh token; refresh token → auth token. Failed logins leave events 6 and
 7 in the log (see `auth_events`), so data streams and automations see them like any other event.
+
+Two more ways to get an auth token, each leaving its event (facts §A.2, §A.3): switching to another
+workspace the user belongs to (`POST /api/v1/authenticate/workspace` → 67 "User switched workspaces"),
+and an Administrator creating a support token for another user of the organisation
+(`POST /api/v2/user/{id}/support_token` → 13 "Support Access"). A user's auth token names the
+organisation it acts in: its own, or a workspace it is a member of (roles from the membership). A support
+token carries the `sup` claim (the support user's id); its roles are the ones chosen when it was made.
 """
 
 from __future__ import annotations
@@ -11,10 +18,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import jwt
 from argon2 import PasswordHasher
 
 from cellstream.clock import Clock
 from cellstream.domain import auth_events
+from cellstream.domain.actor import Actor
 from cellstream.domain.app_tokens import (
     ACTIVATED,
     InvalidFormat,
@@ -35,7 +44,8 @@ from cellstream.domain.credentials import (
     parse_token,
     sha1_hex,
 )
-from cellstream.domain.jwt_tokens import JwtIssuer
+from cellstream.domain.domain_events import domain_event
+from cellstream.domain.jwt_tokens import ALGORITHM, JwtIssuer
 from cellstream.domain.principal import ADMINISTRATOR, OBSERVER, USER, Principal
 from cellstream.domain.ttl_cache import TtlCache
 from cellstream.errors import (
@@ -55,6 +65,10 @@ from cellstream.store.protocols import AccountStore, ApplicationToken, Organisat
 ACTIVE = 1  # user status; 0 Activation Pending, 2 Suspended and 3 Deleted may not log in
 BAD_CREDENTIALS = "username or password is not valid"
 BAD_APP_TOKEN = "the application token is not valid"
+SUPPORT_ACCESS, USER_SWITCHED_WORKSPACES = 13, 67
+SUPPORT_CLAIM = "sup"  # in a support token: the id of the user who made it
+SUPPORT_ROLES = (ADMINISTRATOR, OBSERVER)  # what a support token may be limited to (emnify's OpenAPI)
+MAX_ID = 2**63 - 1
 
 
 def _required(body: dict[str, Any], field: str) -> str:
@@ -74,6 +88,7 @@ class AuthService:
         self._clock = clock
         self._settings = settings
         self._secrets = SecretHasher(hasher or default_hasher())
+        self._signing_key = signing_key
         self._jwt = JwtIssuer(signing_key, clock)
         self._principals: TtlCache[Principal] = TtlCache(clock, cache_ms)
         self._service_tokens: TtlCache[ServiceToken] = TtlCache(clock, cache_ms)
@@ -109,6 +124,17 @@ class AuthService:
     async def verify_plain_password(self, user: User, plain: str) -> bool:
         """For logins that see the plain password (the portal); the API receives the digest instead."""
         return await self._secrets.verify(user.password_hash, sha1_hex(plain))
+
+    async def hash_password_digest(self, digest: str) -> str:
+        """What is kept of a password that arrives as its SHA-1 hex digest (user activation)."""
+        return await self._secrets.hash(digest.lower())
+
+    async def verify_password_digest(self, user: User, digest: str) -> bool:
+        return await self._secrets.verify(user.password_hash or None, digest.lower())
+
+    def forget_user(self, user_id: int) -> None:
+        """Stop trusting cached auth tokens of the user at once (it was deleted or changed)."""
+        self._principals.drop_where(lambda p: p.user_id == user_id)
 
     # ---------- application and service tokens ----------
 
@@ -203,6 +229,65 @@ class AuthService:
     def _auth_token(self, principal: Principal) -> str:
         return self._jwt.issue(principal, "auth", self._settings.auth_token_minutes * 60)
 
+    # ---------- POST /api/v1/authenticate/workspace and support tokens ----------
+
+    async def switch_workspace(self, principal: Principal, body: Any) -> dict[str, str]:
+        """`{"target_organisation": {"id"}}` → `{"auth_token"}` acting in that workspace, and event 67 in
+        it. Only for users (an application token belongs to one workspace: 403); the target must be the
+        user's own organisation or one it is a member of (otherwise 404, as for any foreign id)."""
+        target_id = _target_organisation(body)
+        if principal.user_id is None:
+            raise Forbidden("switching workspaces needs user credentials, not an application token")
+        user = await self.accounts.get_user(principal.user_id)
+        if user is None or user.status != ACTIVE:
+            raise AuthenticationFailed("the user of this auth token cannot log in")
+        roles = user.roles if target_id == user.org_id else \
+            await self.accounts.get_membership(user.id, target_id)
+        target = await self.accounts.get_organisation(target_id)
+        if roles is None or target is None:
+            raise NotFound(f"Workspace with id '{target_id}' not found.")
+        actor = Actor({"id": target.id, "name": target.name},
+                      {"id": user.id, "name": user.name, "username": user.username})
+        await self._record(domain_event(
+            self._clock.now_ms(), actor, USER_SWITCHED_WORKSPACES,
+            f"User with id: '{user.id}', switched to workspace: {target.id}"))
+        return {"auth_token": self._auth_token(Principal(target.id, user.id, None, roles))}
+
+    async def support_token(self, principal: Principal, user_id: int, body: Any) -> str:
+        """An auth token acting as user `user_id` of the caller's organisation, optionally limited to
+        one role (`role`: 1 Administrator or 3 Observer), and event 13 in that organisation. Only an
+        Administrator user may make one (the event names the support user; application tokens: 403), not
+        for itself (403); the target must be an active user of the organisation (404 otherwise)."""
+        if principal.user_id is None or ADMINISTRATOR not in principal.roles:
+            raise Forbidden("only Administrator users may create support tokens")
+        if principal.user_id == user_id:
+            raise Forbidden("a support token is for another user, not for oneself")
+        role = _support_role(body)
+        support = await self.accounts.get_user(principal.user_id)
+        target = await self.accounts.get_user(user_id)
+        if target is None or target.status != ACTIVE or target.org_id != principal.org_id:
+            raise NotFound(f"User with id '{user_id}' not found")
+        if support is None:
+            raise AuthenticationFailed("the user of this auth token cannot log in")
+        support_org = await self.accounts.get_organisation(principal.org_id)
+        target_org = await self.accounts.get_organisation(target.org_id)
+        if support_org is None or target_org is None:
+            raise NotFound(f"Organisation with Id '{target.org_id}' not found.")
+        actor = Actor({"id": target_org.id, "name": target_org.name},
+                      {"id": target.id, "name": target.name, "username": target.username})
+        description = (f"Support user {support.username} of organisation {support_org.name} generated a "
+                       f"support token for user {target.username} of organisation {target_org.name}")
+        detail = {"support_username": support.username,
+                  "support_user_org": {"id": support_org.id, "name": support_org.name},
+                  "target_username": target.username}
+        await self._record(domain_event(self._clock.now_ms(), actor, SUPPORT_ACCESS, description,
+                                        detail=detail))
+        roles = target.roles if role is None else (role,)
+        token = self._auth_token(Principal(target.org_id, target.id, None, roles))
+        claims = jwt.decode(token, options={"verify_signature": False})
+        claims[SUPPORT_CLAIM] = support.id
+        return jwt.encode(claims, self._signing_key, algorithm=ALGORITHM)
+
     async def _login_user(self, username: str, digest: str, ips: list[str]) -> User:
         now = self._clock.now_ms()
         user = await self.accounts.find_user(username)
@@ -284,8 +369,44 @@ class AuthService:
             not_after = int(min(not_after, expiry))
         else:
             user = await self.accounts.get_user(claimed.user_id or 0)
-            if user is None or user.status != ACTIVE or user.org_id != claimed.org_id:
+            roles: tuple[int, ...] | None = None
+            if user is not None and user.status == ACTIVE:
+                roles = user.roles if user.org_id == claimed.org_id else \
+                    await self.accounts.get_membership(user.id, claimed.org_id)  # another workspace
+            if user is None or roles is None:
                 raise AuthenticationFailed("the user of this auth token cannot log in")
-            current = Principal(user.org_id, user.id, None, user.roles)  # roles as they are now
+            if _is_support_token(bearer_token):
+                roles = claimed.roles  # chosen when the support token was made
+            current = Principal(claimed.org_id, user.id, None, roles)  # otherwise roles as they are now
         self._principals.put(bearer_token, current, not_after_ms=not_after)
         return current
+
+
+def _is_support_token(token: str) -> bool:
+    """Whether a token already verified by JwtIssuer.read carries the support claim."""
+    return SUPPORT_CLAIM in jwt.decode(token, options={"verify_signature": False})
+
+
+def _target_organisation(body: Any) -> int:
+    target = body.get("target_organisation") if isinstance(body, dict) else None
+    if not isinstance(target, dict):
+        raise Unprocessable.of("target_organisation", "must be an object with the workspace's id")
+    ident = target.get("id")
+    if isinstance(ident, bool) or not isinstance(ident, int) or not 1 <= ident <= MAX_ID:
+        raise Unprocessable.of("target_organisation.id", f"must be an integer from 1 to {MAX_ID}")
+    return ident
+
+
+def _support_role(body: Any) -> int | None:
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        raise Unprocessable.of("body", "must be a JSON object")
+    role = body.get("role")
+    if role is None:
+        return None
+    if isinstance(role, str) and role.isascii() and role.isdigit() and len(role) < 3:
+        role = int(role)
+    if isinstance(role, bool) or role not in SUPPORT_ROLES:
+        raise Unprocessable.of("role", "must be 1 (Administrator) or 3 (Observer)")
+    return int(role)
