@@ -4,6 +4,8 @@
   among realistic filters, 32 connections for 15 s after a 3 s warm-up. Baseline: a bare Starlette app
   (bench/baseline_app.py, same uvicorn options) serving the same 50-event page as pre-encoded bytes under
   the identical load, after the Cellstream server has stopped.
+- event_api_page_uncached_*: the same load on a second server started with CELLSTREAM_SQLITE_PAGE_CACHE_MB=0
+  (the four repeated requests are otherwise answered from the exact page cache).
 - peak_rss_mb: the Cellstream server's peak resident set (VmHWM) right after the page run.
 - event_api_deep_page_p99_ms: page 1,000 of 50 by OFFSET; event_api_cursor_page_p99_ms: the same 50
   events reached by a keyset cursor. 4 connections for 5 s each (after 1 s of warm-up); no baseline.
@@ -153,6 +155,20 @@ def _cellstream(db: Path, tmp: Path) -> Measured:
     return Measured(pages, rss_mb, deep, cursor, first_page)
 
 
+def _uncached(db: Path, tmp: Path) -> Run:
+    """The same page load with the server's page cache off: what a page costs when it must be read (the
+    benchmark repeats four requests with no writes between, which the cache otherwise answers)."""
+    env = {**server_env(tmp), "CELLSTREAM_SQLITE_PAGE_CACHE_MB": "0"}
+    token = _app_token(db, env)
+    port = free_port()
+    command = cellstream_command("serve", "--db", prefill.database_url(db), "--host", HOST,
+                                 "--port", str(port))
+    with serving(command, port, tmp / "cellstream-uncached.log", env) as server:
+        headers = _authenticate(server, token)
+        _first_pages(server, headers)
+        return _drive(server, PAGE_PATHS, PAGE_LOAD, headers)
+
+
 def _baseline(page: bytes, tmp: Path) -> tuple[Run, float]:
     body_file = tmp / "page.json"
     body_file.write_bytes(page)
@@ -179,8 +195,10 @@ def run() -> list[Figure]:
         db = prefill.copy_prefilled(tmp / "api.db")
         print(f"event api: load from {load.tool()}; `cellstream serve` with one uvicorn worker")
         got = _cellstream(db, tmp)
+        uncached_run = _uncached(db, tmp)
         bare, base_rss = _baseline(got.first_page, tmp)
     pages = _checked(got.pages, "pages, cellstream")
+    uncached = _checked(uncached_run, "pages, cellstream without its page cache")
     base = _checked(bare, "pages, bare Starlette baseline")
     deep = _checked(got.deep, "OFFSET page 1,000")
     cursor = _checked(got.cursor, "cursor page at row 49,950")
@@ -188,6 +206,9 @@ def run() -> list[Figure]:
     return [
         Figure("event_api_page_req_per_s", pages.rps, "req/s", base.rps, goal=4_000, min_ratio=0.25),
         Figure("event_api_page_p99_ms", pages.p99_ms, "ms", base.p99_ms, better="lower", goal=25),
+        Figure("event_api_page_uncached_req_per_s", uncached.rps, "req/s", base.rps, goal=4_000,
+               min_ratio=0.25),
+        Figure("event_api_page_uncached_p99_ms", uncached.p99_ms, "ms", base.p99_ms, better="lower", goal=25),
         Figure("peak_rss_mb", got.rss_mb, "MiB", better="lower"),
         Figure("event_api_deep_page_p99_ms", deep.p99_ms, "ms", better="lower", goal=100),
         Figure("event_api_cursor_page_p99_ms", cursor.p99_ms, "ms", better="lower", goal=20),

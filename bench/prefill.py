@@ -1,6 +1,10 @@
 """A SQLite database already holding 1,000,000 generated events, built once through the store's own
-`append` and cached under bench/.cache/, keyed by the generator version and the schema the store creates
-(so a schema change or a new generator rebuilds it). Benchmarks work on copies, never on the cache.
+`append` and cached under bench/.cache/, keyed by the generator version, the layout below and the schema
+the store creates (so any of them changing rebuilds it). Benchmarks work on copies, never on the cache.
+
+The events are stored over the 30 days before the build (a store in steady state under the default
+retention holds 30 days), on a manual clock; `continuing_clock` carries store time on from the last of
+them, so a benchmark appends to "today" as a store that has been running would.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ import time
 from pathlib import Path
 
 from bench import data
-from cellstream.clock import SystemClock
+from cellstream.clock import Clock, ManualClock, SystemClock
 from cellstream.events.codec import decode_event
 from cellstream.settings import Settings
 from cellstream.store.protocols import AccountStore, EventStore
 
 PREFILL_EVENTS = 1_000_000
 PREFILL_BATCH = 20_000
+PREFILL_DAYS = 30
+LAYOUT_VERSION = 2  # bump when how the prefill is stored changes (not the events: GENERATOR_VERSION)
+DAY_MS = 86_400_000
 CACHE = Path(__file__).parent / ".cache"
 
 
@@ -34,11 +41,34 @@ def settings_for(path: Path) -> Settings:
     return Settings(data_dir=path.parent, database_url=database_url(path))
 
 
-async def open_store(path: Path) -> tuple[EventStore, AccountStore]:
+class ContinuingClock:
+    """Real elapsed time added to a fixed start: store time that carries on from the prefill's last."""
+
+    def __init__(self, start_ms: int) -> None:
+        self._start_ms = start_ms
+        self._started = time.monotonic()
+
+    def now_ms(self) -> int:
+        return self._start_ms + int((time.monotonic() - self._started) * 1000)
+
+
+def last_stored_ms(path: Path) -> int:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(con.execute("SELECT max(stored_ms) FROM events").fetchone()[0])
+    finally:
+        con.close()
+
+
+def continuing_clock(path: Path) -> Clock:
+    return ContinuingClock(last_stored_ms(path) + 1)
+
+
+async def open_store(path: Path, clock: Clock | None = None) -> tuple[EventStore, AccountStore]:
     from cellstream.store.sql.sqlite import open_sqlite_stores
 
     settings = settings_for(path)
-    return await open_sqlite_stores(settings.resolved_database_url(), settings, SystemClock())
+    return await open_sqlite_stores(settings.resolved_database_url(), settings, clock or SystemClock())
 
 
 def schema_ddl(path: Path) -> list[str]:
@@ -70,14 +100,17 @@ async def _schema_key() -> str:
 
 
 async def _fill(path: Path, count: int) -> None:
-    events, accounts = await open_store(path)
+    now = SystemClock().now_ms()
+    first = now - PREFILL_DAYS * DAY_MS
+    clock = ManualClock(first)
+    events, accounts = await open_store(path, clock)
     try:
-        now = SystemClock().now_ms()
         for org in data.ORGS:
-            await accounts.create_organisation(org.name, org_id=org.id, now_ms=now)
+            await accounts.create_organisation(org.name, org_id=org.id, now_ms=first)
         started = time.perf_counter()
         for start in range(0, count, PREFILL_BATCH):
             stop = min(start + PREFILL_BATCH, count)
+            clock.set(first + (now - first) * stop // count)
             await events.append([decode_event(doc) for doc in data.events(start, stop)])
             if stop % 100_000 == 0:
                 rate = stop / (time.perf_counter() - started)
@@ -91,7 +124,7 @@ async def _fill(path: Path, count: int) -> None:
 def prefilled_db(count: int = PREFILL_EVENTS) -> Path:
     """The cached database with `count` events (built now if missing: ~3 minutes for 1M on 2 cores)."""
     key = asyncio.run(_schema_key())
-    path = CACHE / f"prefill-g{data.GENERATOR_VERSION}-s{key}-{count}.db"
+    path = CACHE / f"prefill-g{data.GENERATOR_VERSION}-l{LAYOUT_VERSION}-s{key}-{count}.db"
     if path.exists():
         return path
     CACHE.mkdir(parents=True, exist_ok=True)

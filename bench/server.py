@@ -44,6 +44,9 @@ def server_env(data_dir: Path) -> dict[str, str]:
     env.update({
         "CELLSTREAM_DATA_DIR": str(data_dir),
         "CELLSTREAM_RATE_LIMITS": "off",
+        # The prefill was stored over the 30 days before it was built and is reused for weeks: retention
+        # must not thin it out while queries are measured.
+        "CELLSTREAM_EVENT_RETENTION_DAYS": "3650",
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     return env
