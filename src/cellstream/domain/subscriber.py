@@ -1,6 +1,6 @@
 """A subscriber as the network sees one: a registered SIM, the endpoint it sits in, that endpoint's
-profiles and organisation — resolved from an IMSI once per signalling record — and the verdict the
-platform returns to the network for a record."""
+profiles and organisation — resolved from an IMSI (`resolve`; `Subscribers` does it once per IMSI for a
+batch of signalling records) — and the verdict the platform returns to the network for a record."""
 
 from __future__ import annotations
 
@@ -134,7 +134,8 @@ class Subscribers:
             return self._subscribers[imsi]
         except KeyError:
             sim = self._sims.pop(imsi) if imsi in self._sims else self.tx.find(Sim, "imsi", imsi)
-            sub = self._subscribers[imsi] = _subscriber(self.tx, sim, self.names, self._profiles)
+            sub = _subscriber(self.tx, sim, self.names, self._profiles)
+            self._subscribers[imsi] = sub
             return sub
 
     def preload(self, imsis: Iterable[str], state: type[Record] | None = None) -> None:

@@ -35,13 +35,13 @@ class Record(msgspec.Struct, kw_only=True):
 
 
 R = TypeVar("R", bound=Record)
+T = TypeVar("T")
 
 
 def has_keys(cls: type[Record]) -> bool:
     """Whether records of `cls` can have unique keys at all: its class defines `unique_keys` (a kind is one
     class, so records of a kind whose class does not never hold a key)."""
     return cls.unique_keys is not Record.unique_keys
-T = TypeVar("T")
 
 
 class ResourceTx(Protocol):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import sqlite3
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
@@ -25,7 +26,7 @@ from cellstream.clock import Clock
 from cellstream.errors import Conflict
 from cellstream.events.model import Event
 from cellstream.store.resources import Committed, ReadOnly, Record, StoredUsage, encode_usage, has_keys
-from cellstream.store.sql.sqlite_db import transaction
+from cellstream.store.sql.sqlite_db import SqliteDatabase, transaction
 from cellstream.store.sql.sqlite_events import SqliteEventStore
 
 R = TypeVar("R", bound=Record)
@@ -61,11 +62,14 @@ RAISE_ID = ("INSERT INTO resource_ids (kind, last) VALUES (?, ?) "
 
 
 class SqliteResourceStore:
+    """`cache_bytes`: about how much JSON the writer's RecordCache holds before it starts afresh (one
+    cache per database, shared by its stores: the first store's size holds)."""
+
     def __init__(self, events: SqliteEventStore, clock: Clock, *, cache_bytes: int = CACHE_BYTES) -> None:
         self._events = events
         self._db = events.database
         self._clock = clock
-        self._cache = RecordCache(cache_bytes)  # the writer thread's alone
+        self._cache = _writer_cache(self._db, cache_bytes)  # used on the writer thread alone
 
     async def transact(self, work: Callable[[SqliteTx], T]) -> Committed[T]:
         now_ms = self._clock.now_ms()
@@ -170,8 +174,14 @@ class RecordCache:
         self.bytes = 0
 
     def remember(self, key: Key, doc: Doc | None) -> None:
+        before = self.docs.get(key, UNKNOWN)
+        if before is UNKNOWN:
+            self.bytes += ENTRY_BYTES
+        elif before is not None:
+            self.bytes -= len(before[1])
+        if doc is not None:
+            self.bytes += len(doc[1])
         self.docs[key] = doc
-        self.bytes += ENTRY_BYTES + (0 if doc is None else len(doc[1]))
 
     def committed(self, tx: SqliteTx) -> None:
         """Take in what `tx` wrote, once its COMMIT succeeded."""
@@ -179,6 +189,18 @@ class RecordCache:
             self.remember(key, doc)
         if tx.wrote_keys:
             self.keys.clear()
+
+
+# One cache per writer connection, however many stores share it (their commits do not move the
+# connection's own data_version, so separate caches could not see each other's writes)
+_WRITER_CACHES: weakref.WeakKeyDictionary[SqliteDatabase, RecordCache] = weakref.WeakKeyDictionary()
+
+
+def _writer_cache(database: SqliteDatabase, max_bytes: int) -> RecordCache:
+    cache = _WRITER_CACHES.get(database)
+    if cache is None:
+        cache = _WRITER_CACHES[database] = RecordCache(max_bytes)
+    return cache
 
 
 class SqliteTx:
@@ -231,7 +253,10 @@ class SqliteTx:
 
     def get(self, cls: type[R], record_id: int) -> R | None:
         doc = self._doc(cls.KIND, record_id)
-        return None if doc is None else _decoder(cls).decode(doc[1])
+        if doc is None:
+            return None
+        decoder: msgspec.json.Decoder[R] | None = _DECODERS.get(cls)
+        return (decoder or _decoder(cls)).decode(doc[1])
 
     def find(self, cls: type[R], key: str, value: str) -> R | None:
         lookup = (cls.KIND, key, value)
