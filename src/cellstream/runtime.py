@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
+from cellstream import policy
 from cellstream.clock import Clock, SystemClock
 from cellstream.domain.auth import AuthService
+from cellstream.domain.connectivity import Connectivity
 from cellstream.errors import InvalidInput
 from cellstream.ingest.notifier import Notifier
 from cellstream.ingest.service import Ingestor
+from cellstream.network.service import NetworkService
+from cellstream.policy.sweeper import run_sweeps
 from cellstream.services import Services
 from cellstream.settings import Settings
 from cellstream.store.memory import MemoryAccountStore, MemoryEventStore
+from cellstream.store.memory_resources import MemoryResourceStore
 from cellstream.store.protocols import AccountStore, EventStore
+from cellstream.store.resources import ResourceStore
+from cellstream.store.retention import run_retention
 
 
 def signing_key(settings: Settings) -> str:
@@ -28,23 +37,41 @@ def signing_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-async def open_stores(settings: Settings, clock: Clock) -> tuple[EventStore, AccountStore]:
+async def open_stores(settings: Settings, clock: Clock) -> tuple[EventStore, AccountStore, ResourceStore]:
     url = settings.resolved_database_url()
     if url == "memory://":
-        return MemoryEventStore(clock), MemoryAccountStore()
+        memory = MemoryEventStore(clock)
+        return memory, MemoryAccountStore(memory), MemoryResourceStore(memory, clock)
     if url.startswith("sqlite:"):
         from cellstream.store.sql.sqlite import open_sqlite_stores
+        from cellstream.store.sql.sqlite_resources import SqliteResourceStore
 
-        return await open_sqlite_stores(url, settings, clock)
+        events, accounts = await open_sqlite_stores(url, settings, clock)
+        return events, accounts, SqliteResourceStore(events, clock)
     raise InvalidInput.of("database_url", f"{url!r}: use sqlite:///path/to/file.db or memory://")
 
 
 async def open_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or SystemClock()
-    events, accounts = await open_stores(settings, clock)
+    events, accounts, resources = await open_stores(settings, clock)
     notifier = Notifier()
     ingestor = Ingestor(events, notifier, clock)
     auth = AuthService(accounts, ingestor, clock, settings, signing_key(settings))
-    services = Services(settings, clock, events, accounts, notifier, ingestor, auth)
+    connectivity = Connectivity(resources, accounts, notifier)
+    network = NetworkService(resources, accounts, notifier, policy, clock)
+    services = Services(settings, clock, events, accounts, notifier, ingestor, auth, connectivity, network)
     services.closers.append(events.close)
     return services
+
+
+POLICY_SWEEP_S = 60.0
+
+
+def background_work(services: Services) -> list[Coroutine[Any, Any, None]]:
+    """What runs beside the API while the platform serves: retention and Policy Control's sweeps."""
+    settings = services.settings
+    return [
+        run_retention(services.events, services.clock, settings.event_retention_days,
+                      settings.retention_interval_s),
+        run_sweeps(services.connectivity.resources, services.notifier, services.clock, POLICY_SWEEP_S),
+    ]

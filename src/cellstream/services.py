@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 from cellstream.clock import Clock
 from cellstream.domain.auth import AuthService
+from cellstream.domain.connectivity import Connectivity
 from cellstream.ingest.notifier import Notifier
 from cellstream.ingest.service import Ingestor
+from cellstream.network.service import NetworkService
 from cellstream.settings import Settings
 from cellstream.store.protocols import AccountStore, EventStore
 
@@ -26,6 +28,8 @@ class Services:
     notifier: Notifier
     ingestor: Ingestor
     auth: AuthService
+    connectivity: Connectivity
+    network: NetworkService
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:

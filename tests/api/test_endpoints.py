@@ -161,3 +161,12 @@ async def test_endpoint_lists_filter_and_sort(api: Api) -> None:
     assert [e["id"] for e in by_name] == [first, second]
     assert (await api.get("/api/v1/endpoint", headers, q="colour:red")).status_code == 422
     assert (await api.get("/api/v1/endpoint", headers, sort="colour")).status_code == 400
+
+
+async def test_a_sim_with_a_null_id_is_taken_out_as_the_python_sdk_asks(api: Api) -> None:
+    headers, profiles, (sim_id, _) = await setup(api)
+    endpoint_id = await create(api, headers, body(profiles, sim={"id": sim_id}))
+    path = f"/api/v1/endpoint/{endpoint_id}"
+    assert (await api.client.patch(path, headers=headers, json={"sim": {"id": None}})).status_code == 204
+    assert (await api.get(path, headers)).json()["sim"] is None
+    assert await event_types(api, headers, endpoint_id) == [51, 50]

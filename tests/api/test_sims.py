@@ -108,3 +108,14 @@ async def test_sim_lists_filter_and_sort_the_way_the_official_sdk_asks(api: Api)
     descending = (await api.get("/api/v1/sim", headers, sort="-ICCID")).json()
     assert [s["iccid"] for s in descending] == sorted((s["iccid"] for s in every), reverse=True)
     assert (await api.get("/api/v1/sim", headers, sort="CUSTOMER_PRG")).status_code == 200
+
+
+async def test_a_batch_registers_with_the_status_object_itself_as_the_python_sdk_sends_it(api: Api) -> None:
+    headers = await api.bearer(1, "Acme")
+    await provision(api)
+    response = await api.client.patch("/api/v1/sim_batch/bic/BATCH0001", headers=headers,
+                                      json={"id": 1, "description": "Activated"})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["sim"]) == 3
+    missing = await api.client.patch("/api/v1/sim_batch/bic/BATCH0001", headers=headers, json={})
+    assert missing.status_code == 422

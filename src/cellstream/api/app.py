@@ -8,8 +8,24 @@ from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 
 from cellstream import __version__
+from cellstream.api.hot import CellstreamApp, HotLane
 from cellstream.api.problems import install_problem_handlers
-from cellstream.api.routes import application_tokens, auth, events, health, internal
+from cellstream.api.routes import (
+    application_tokens,
+    auth,
+    endpoints,
+    events,
+    health,
+    internal,
+    network,
+    organisation,
+    profiles,
+    provisioning,
+    quotas,
+    signalling,
+    sims,
+    users,
+)
 from cellstream.services import Services
 
 DESCRIPTION = """Cellstream speaks emnify's Event API: point an emnify client at this base URL.
@@ -28,13 +44,20 @@ def _telemetry() -> TelemetryConfig | None:
 
 
 def create_app(services: Services) -> FastAPI:
-    app = FastAPI(title="Cellstream", version=__version__, description=DESCRIPTION, telemetry=_telemetry())
+    telemetry = _telemetry()
+    app = CellstreamApp(title="Cellstream", version=__version__, description=DESCRIPTION, telemetry=telemetry)
     app.state.services = services
     install_problem_handlers(app)
     event_routes = events.router(services)
     for router in (health.router(services), auth.router(services), event_routes,
-                   application_tokens.router(services), internal.router(services)):
+                   application_tokens.router(services), internal.router(services), sims.router(services),
+                   endpoints.router(services), profiles.router(services), quotas.router(services),
+                   signalling.router(services), network.router(services),
+                   provisioning.router(services), organisation.router(services), users.router(services)):
         app.include_router(router)
-    # The hot path skips FastAPI's per-request machinery; see cellstream.api.routes.events.
-    app.router.routes[0:0] = events.fast_routes(event_routes)
+    # The hot path skips FastAPI's per-request machinery; see cellstream.api.routes.events and api.hot.
+    fast = events.fast_routes(event_routes)
+    app.router.routes[0:0] = fast
+    if telemetry is not None:  # traced requests keep the whole stack
+        app.lane = HotLane(fast)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cellstream.cli import admin, ingest, serve
+from cellstream.cli import admin, ingest, serve, simulate
 
 app = typer.Typer(
     name="cellstream",
@@ -17,6 +17,7 @@ app.command("serve")(serve.serve)
 app.command("run")(serve.run)
 app.command("ingest")(ingest.ingest)
 app.command("migrate")(serve.migrate)
+app.command("simulate")(simulate.simulate)
 app.add_typer(admin.app, name="admin")
 
 

@@ -19,6 +19,7 @@ PortOption = Annotated[int, typer.Option("--port", help="Port to listen on")]
 DEMO_ORG_ID = 1
 DEMO_USER = "demo@cellstream.local"
 DEMO_PASSWORD = "cellstream-demo"
+DEMO_DEVICES = 50
 
 
 def _runner() -> asyncio.Runner:
@@ -33,19 +34,19 @@ async def _serve(services: Services, host: str, port: int) -> None:
     import uvicorn
 
     from cellstream.api.app import create_app
-    from cellstream.store.retention import run_retention
+    from cellstream.runtime import background_work
 
-    settings = services.settings
     config = uvicorn.Config(create_app(services), host=host, port=port, log_level="warning",
                             access_log=False, lifespan="on", server_header=False)
-    retention = asyncio.create_task(run_retention(
-        services.events, services.clock, settings.event_retention_days, settings.retention_interval_s))
+    tasks = [asyncio.create_task(work) for work in background_work(services)]
     try:
         await uvicorn.Server(config).serve()
     finally:
-        retention.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await retention
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _serve_with(settings: Settings, host: str, port: int, before: str | None = None) -> None:
@@ -53,11 +54,17 @@ def _serve_with(settings: Settings, host: str, port: int, before: str | None = N
 
     async def main() -> None:
         services = await open_services(settings)
+        simulation: asyncio.Task[object] | None = None
         try:
             if before == "demo":
                 await _seed_demo(services, host, port)
+                simulation = asyncio.create_task(_demo_fleet(services))
             await _serve(services, host, port)
         finally:
+            if simulation is not None:
+                simulation.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await simulation  # it undoes its scenario's changes; the services must still be open
             await services.close()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -89,11 +96,25 @@ async def _seed_demo(services: Services, host: str, port: int) -> None:
         f"Cellstream is running at {base}  (API docs: {base}/docs)",
         f"  demo login:        {DEMO_USER} / {DEMO_PASSWORD}",
         f"  application token: {token}",
+        f"  a simulated fleet of {DEMO_DEVICES} devices is live: {base}/api/v1/endpoint",
         f"  try: curl -s -X POST {base}/api/v1/authenticate -H 'Content-Type: application/json' \\",
         f"         -d '{{\"application_token\": \"{token}\"}}'",
         "Press Ctrl+C to stop.",
         "",
     ]))
+
+
+async def _demo_fleet(services: Services) -> object:
+    """The demo organisation's simulated fleet. Real time (speed 1): every device registers within its first
+    minute, so events show up within seconds, and their timestamps are never in the future."""
+    from cellstream.simulator import Simulation
+
+    try:
+        return await Simulation.in_process(services, org_id=DEMO_ORG_ID, devices=DEMO_DEVICES, speed=1.0,
+                                           seed=0, scenario="normal-day", quiet=True).run()
+    except CellstreamError as exc:
+        logging.getLogger(__name__).error("the demo fleet stopped: %s", exc.message)
+        return None
 
 
 def run(host: HostOption = "127.0.0.1", port: PortOption = 8080) -> None:

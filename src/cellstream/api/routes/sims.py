@@ -74,6 +74,7 @@ def sim_json(sim: Sim) -> dict[str, Any]:
         "activation_date": None if sim.activation_ms is None else format_timestamp(sim.activation_ms),
         "status": status, "imsi": sim.imsi, "msisdn": sim.msisdn,
         "endpoint": None if sim.endpoint_id is None else {"id": sim.endpoint_id},
+        "customer_org": None if sim.org_id is None else {"id": sim.org_id},
         "model": {"id": sim.model_id},
     }
 
