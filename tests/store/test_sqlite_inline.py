@@ -23,8 +23,9 @@ from cellstream.store.sql.sqlite_db import INLINE_STEP_CHECK, InlineBudgetSpent
 from cellstream.store.sql.sqlite_events import SqliteEventStore
 
 
-def event(org: int = 1, *, type: int = 3, severity: int = 0, ts: int = 0) -> Event:
+def event(org: int = 1, *, type: int = 3, severity: int = 0, source: int = 0, ts: int = 0) -> Event:
     return decode_event({"event_type": {"id": type}, "event_severity": {"id": severity},
+                         "event_source": {"id": source},
                          "organisation": {"id": org}, "timestamp": f"2026-01-01T00:00:{ts:02d}Z"})
 
 
@@ -75,8 +76,8 @@ class Reads:
 
 async def test_a_read_over_the_budget_moves_to_a_reader_thread_and_its_shape_is_remembered(
         store: SqliteEventStore, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
-    await store.append([event(severity=1 if i == 390 else 0) for i in range(400)])
-    rare = EventQuery(1, parse_q("severity:1"))
+    await store.append([event(source=1 if i == 390 else 0) for i in range(400)])
+    rare = EventQuery(1, parse_q("source:1"))  # no index serves it: the page scans
     await store.count(rare)  # cached: the page itself decides where it runs
     reads = Reads(store, monkeypatch)
     store.database.inline_budget_steps = INLINE_STEP_CHECK  # far less than a 400-row scan

@@ -87,7 +87,7 @@ def test_migrate_creates_the_schema_of_schema_py(url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
-    assert version == head_revision() == "0004"
+    assert version == head_revision() == "0005"
 
 
 def test_migrating_from_the_first_schema_keeps_events_and_fills_their_store_day(url: str) -> None:

@@ -12,6 +12,8 @@ Indexes on `events`, each chosen for a query (an append updates every one of the
   is included (a plain (org_id, ts_ms) orders ties by position, not id) so `ORDER BY ts_ms, id` is the
   index order and a deep OFFSET on a timestamp sort stays index-only; it costs nothing measurable more.
 - `ix_events_org_type` (org_id, type_id, id): `type:` filters (the commonest) with the default order.
+- `ix_events_org_severity` (org_id, severity_id, id): `severity:` filters (alert dashboards); without it a
+  page of 50 Warn events walked ~1,800 rows (230 µs of SQL against ~50 µs for an indexed filter).
 - partial (stored_day, endpoint_id, id), (stored_day, sim_id, id), (stored_day, user_id, id) WHERE … IS NOT
   NULL: the per-endpoint, per-SIM, per-user lists. Partial, so events without that object cost nothing.
 
@@ -86,6 +88,7 @@ events = Table(
 Index("uq_events_org_id", events.c.org_id, events.c.id, unique=True)
 Index("ix_events_org_ts", events.c.org_id, events.c.ts_ms, events.c.id)
 Index("ix_events_org_type", events.c.org_id, events.c.type_id, events.c.id)
+Index("ix_events_org_severity", events.c.org_id, events.c.severity_id, events.c.id)
 for _scope in SCOPE_COLUMNS:
     Index(f"ix_events_{_scope.removesuffix('_id')}", events.c.stored_day, events.c[_scope], events.c.id,
           sqlite_where=events.c[_scope].isnot(None), postgresql_where=events.c[_scope].isnot(None))
