@@ -11,7 +11,8 @@ import traceback
 from bench.figures import RESULTS, Figure, merge, table
 from bench.machine import Snapshot
 
-BENCHMARKS: dict[str, str] = {"ingest": "bench.ingest", "api": "bench.event_api"}
+BENCHMARKS: dict[str, str] = {"ingest": "bench.ingest", "api": "bench.event_api", "policy": "bench.policy",
+                             "simulator": "bench.simulator"}
 
 
 def main(argv: list[str]) -> int:
