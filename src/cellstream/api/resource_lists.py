@@ -17,6 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from cellstream.api.listing import ListParams
+from cellstream.api.paging import PAGING_HEADERS, PageInfo
 from cellstream.errors import BadParameter
 from cellstream.events.query import ascii_lower, split_q
 
@@ -75,6 +80,19 @@ def _sort_key(value: Callable[[T], Any]) -> Callable[[T], tuple[int, Any]]:
     def key(item: T) -> tuple[int, Any]:
         return _key(value(item))
     return key
+
+
+def page_response(request: Request, params: ListParams, items: Sequence[T],
+                  render: Callable[[T], Any]) -> JSONResponse:
+    """The requested page of `items` (already filtered and sorted) with the paging headers."""
+    start = (params.page - 1) * params.per_page
+    info = PageInfo(str(request.url).split("?", 1)[0], params.page, params.per_page, len(items), params.q,
+                    params.sort, None, False)
+    return JSONResponse([render(item) for item in items[start:start + params.per_page]],
+                        headers=info.headers())
+
+
+LIST_HEADERS = {k: v for k, v in PAGING_HEADERS.items() if k != "X-Next-Cursor"}
 
 
 @functools.lru_cache(maxsize=256)

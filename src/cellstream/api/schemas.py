@@ -3,9 +3,9 @@ out as stored canonical JSON, never through these (see routes/events.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class FieldError(BaseModel):
@@ -38,6 +38,20 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 RESOURCE_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422)
+
+
+def not_a_boolean(value: Any) -> Any:
+    """JSON true/false is not an id (pydantic would read it as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+class IdRef(BaseModel):
+    """A reference by id in a request body (`{"id": 3}`); other keys clients send along are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: Annotated[int, BeforeValidator(not_a_boolean)] = Field(ge=0, le=2**63 - 1)
 
 
 class Lookup(BaseModel):

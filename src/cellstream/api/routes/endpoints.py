@@ -11,9 +11,8 @@ from pydantic import BaseModel, ConfigDict
 
 from cellstream.api.auth import principal_dependency
 from cellstream.api.listing import list_params
-from cellstream.api.paging import PAGING_HEADERS, PageInfo
-from cellstream.api.resource_lists import ListField, order, select
-from cellstream.api.schemas import RESOURCE_PROBLEMS, Problem
+from cellstream.api.resource_lists import LIST_HEADERS, ListField, order, page_response, select
+from cellstream.api.schemas import RESOURCE_PROBLEMS, IdRef, Problem
 from cellstream.domain import sims
 from cellstream.domain.endpoint_model import STATUS_NAMES
 from cellstream.domain.endpoints import UNSET, EndpointChanges, EndpointDetails, SimChoice
@@ -41,10 +40,6 @@ FIELDS: dict[str, ListField[EndpointDetails]] = {
     "last_updated": ListField(lambda d: format_timestamp(d.endpoint.last_updated_ms), "date"),
 }
 
-
-class IdRef(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: int
 
 
 class SimRef(BaseModel):
@@ -127,19 +122,14 @@ def router(services: Services) -> APIRouter:
     }
 
     @api.get("", summary="List endpoints", responses={
-        200: {"description": "one page of endpoints", "headers": {k: v for k, v in PAGING_HEADERS.items()
-                                                                 if k != "X-Next-Cursor"}},
+        200: {"description": "one page of endpoints", "headers": LIST_HEADERS},
         400: {"model": Problem, "description": "bad page, per_page or sort"}, 401: problems[401],
         422: {"model": Problem, "description": "bad q"}})
     async def list_endpoints(request: Request, caller: Caller) -> JSONResponse:
         params = list_params(request, MAX_PER_PAGE, MAX_PER_PAGE)
         everything = order(select(await connectivity.list_endpoints(caller), params.q, FIELDS), params.sort,
                            SORTS)
-        start = (params.page - 1) * params.per_page
-        info = PageInfo(str(request.url).split("?", 1)[0], params.page, params.per_page, len(everything),
-                        params.q, params.sort, None, False)
-        return JSONResponse([endpoint_json(d) for d in everything[start:start + params.per_page]],
-                            headers=info.headers())
+        return page_response(request, params, everything, endpoint_json)
 
     @api.get("/status", summary="Endpoint statuses")
     async def statuses(caller: Caller) -> JSONResponse:

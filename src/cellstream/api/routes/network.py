@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from cellstream.api.auth import principal_dependency
-from cellstream.api.schemas import RESOURCE_PROBLEMS, Problem
+from cellstream.api.schemas import RESOURCE_PROBLEMS, IdRef, Problem
 from cellstream.domain.principal import Principal
 from cellstream.domain.sims import Sim
 from cellstream.errors import NotFound, Unprocessable
@@ -99,10 +99,6 @@ def router(services: Services) -> APIRouter:
 
     return api
 
-
-class IdRef(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: int
 
 
 class SmsBody(BaseModel):

@@ -15,27 +15,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cellstream.api.auth import principal_dependency
-from cellstream.api.schemas import RESOURCE_PROBLEMS, Problem
+from cellstream.api.schemas import RESOURCE_PROBLEMS, IdRef, Problem
 from cellstream.domain.organisations import Organisations, billing_config, organisation_json
 from cellstream.domain.principal import Principal
 from cellstream.services import Services
-
-MAX_ID = 2**31 - 1
-
-
-def not_a_boolean(value: Any) -> Any:
-    """JSON true/false is not an id (pydantic would read it as 1/0)."""
-    if isinstance(value, bool):
-        raise ValueError("must be an integer, not a boolean")
-    return value
-
-
-class IdRef(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: Annotated[int, BeforeValidator(not_a_boolean)] = Field(ge=0, le=MAX_ID)
 
 
 class Lookup(BaseModel):

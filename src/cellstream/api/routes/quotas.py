@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from cellstream.api.auth import principal_dependency
-from cellstream.api.schemas import RESOURCE_PROBLEMS, Problem
+from cellstream.api.schemas import RESOURCE_PROBLEMS, IdRef, Problem
 from cellstream.domain import quotas
 from cellstream.domain.principal import Principal
 from cellstream.domain.quotas import Kind, Quota, QuotaRequest
@@ -19,10 +19,6 @@ from cellstream.services import Services
 
 EndpointId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
-
-class IdRef(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: int
 
 
 class ActionRef(BaseModel):

@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cellstream.api.auth import principal_dependency
 from cellstream.api.listing import list_params
-from cellstream.api.paging import PAGING_HEADERS, PageInfo
-from cellstream.api.resource_lists import ListField, order, select, unglue
+from cellstream.api.resource_lists import LIST_HEADERS, ListField, order, page_response, select, unglue
 from cellstream.api.schemas import RESOURCE_PROBLEMS, Problem
 from cellstream.domain import sims
 from cellstream.domain.principal import Principal
@@ -95,8 +94,7 @@ def router(services: Services) -> APIRouter:
     }
 
     @api.get("/api/v1/sim", summary="List the organisation's SIMs", responses={
-        200: {"description": "one page of SIMs", "headers": {k: v for k, v in PAGING_HEADERS.items()
-                                                            if k != "X-Next-Cursor"}},
+        200: {"description": "one page of SIMs", "headers": LIST_HEADERS},
         400: {"model": Problem, "description": "bad page, per_page or sort"}, 401: problems[401],
         422: {"model": Problem, "description": "bad q"}})
     async def list_sims(request: Request, caller: Caller) -> JSONResponse:
@@ -104,11 +102,7 @@ def router(services: Services) -> APIRouter:
         q = unglue(params.q, "endpoint:null")
         everything = order(select(await connectivity.list_sims(caller), q, SIM_FIELDS), params.sort, SORTS,
                            SORT_ALIASES)
-        start = (params.page - 1) * params.per_page
-        page = everything[start:start + params.per_page]
-        info = PageInfo(str(request.url).split("?", 1)[0], params.page, params.per_page, len(everything),
-                        params.q, params.sort, None, False)
-        return JSONResponse([sim_json(s) for s in page], headers=info.headers())
+        return page_response(request, params, everything, sim_json)
 
     @api.get("/api/v1/sim/status", summary="SIM statuses")
     async def sim_statuses(caller: Caller) -> JSONResponse:

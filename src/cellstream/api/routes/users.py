@@ -19,12 +19,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cellstream.api.auth import principal_dependency
 from cellstream.api.listing import list_params
-from cellstream.api.paging import PAGING_HEADERS, PageInfo
-from cellstream.api.schemas import RESOURCE_PROBLEMS, Problem
+from cellstream.api.resource_lists import LIST_HEADERS, page_response
+from cellstream.api.schemas import RESOURCE_PROBLEMS, IdRef, Problem
 from cellstream.domain.principal import Principal
 from cellstream.domain.users import (
     MFA_STATUS_NAMES,
@@ -52,16 +52,6 @@ SORTS: dict[str, Callable[[User], Any]] = {
 FILTERS = ("id", "status", "name", "username", "organisation")
 
 
-def not_a_boolean(value: Any) -> Any:
-    """JSON true/false is not an id (pydantic would read it as 1/0)."""
-    if isinstance(value, bool):
-        raise ValueError("must be an integer, not a boolean")
-    return value
-
-
-class IdRef(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: Annotated[int, BeforeValidator(not_a_boolean)]
 
 
 class UserCreate(BaseModel):
@@ -231,17 +221,13 @@ def router(services: Services) -> APIRouter:
 
     @api.get("/api/v1/user", summary="List users", responses={
         200: {"model": list[UserDoc], "description": "one page of the organisation's users",
-              "headers": {k: v for k, v in PAGING_HEADERS.items() if k != "X-Next-Cursor"}},
+              "headers": LIST_HEADERS},
         400: problem("bad page, per_page or sort"), 401: p401, 422: problem("bad q")})
     async def list_users(request: Request, caller: Caller) -> JSONResponse:
         params = list_params(request, MAX_PER_PAGE, MAX_PER_PAGE)
         org = await accounts.get_organisation(caller.org_id)
         everything = _sorted(_filtered(await users.users(caller), params.q, org), params.sort)
-        start = (params.page - 1) * params.per_page
-        info = PageInfo(str(request.url).split("?", 1)[0], params.page, params.per_page, len(everything),
-                        params.q, params.sort, None, False)
-        return JSONResponse([user_json(u, org) for u in everything[start:start + params.per_page]],
-                            headers=info.headers())
+        return page_response(request, params, everything, lambda u: user_json(u, org))
 
     @api.post("/api/v1/user", status_code=201, summary="Create a user", responses={
         201: {"model": UserCreated, "description": "created (Activation Pending); Location names it"},
