@@ -19,11 +19,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from cellstream.api.app import create_app
 from cellstream.clock import ManualClock
 from cellstream.domain.credentials import sha1_hex
 
-from .accounts_app import account_app, open_account_services
-from .conftest import settings_for
+from .conftest import open_test_services, settings_for
 
 ORG = 801
 ACCOUNT_PATHS = r"^/api/v[12]/(organisation|user)|^/api/v1/authenticate/workspace"
@@ -37,7 +37,7 @@ CHECKS = [
 
 
 async def _build() -> tuple[FastAPI, str, str]:
-    services = await open_account_services(
+    services = await open_test_services(
         settings_for(Path(tempfile.gettempdir()), rate_limits="off"), ManualClock())
     await services.auth.ensure_organisation(ORG, "Schema Org")
     await services.auth.create_user(ORG, "admin@schema.test", "pw", "Admin")
@@ -47,7 +47,7 @@ async def _build() -> tuple[FastAPI, str, str]:
     tokens = await services.auth.authenticate({"application_token": app_token}, ["127.0.0.1"])
     login = await services.auth.authenticate({"username": "admin@schema.test", "password": sha1_hex("pw")},
                                              ["127.0.0.1"])
-    return account_app(services), tokens["auth_token"], login["auth_token"]
+    return create_app(services), tokens["auth_token"], login["auth_token"]
 
 
 APP, TOKEN, USER_TOKEN = asyncio.run(_build())  # memory stores hold no loop-bound resources

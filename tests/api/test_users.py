@@ -10,25 +10,26 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from cellstream.api.app import create_app
 from cellstream.clock import ManualClock
 from cellstream.domain.credentials import sha1_hex
 from cellstream.domain.users import Users
 from cellstream.services import Services
 
-from .accounts_app import account_app, assert_like_fixture, fixture, open_account_services, shape
-from .conftest import Api, settings_for
+from .conftest import Api, open_test_services, settings_for
+from .fixture_events import assert_like_fixture, fixture, shape
 
 
 @pytest.fixture
 async def services(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Services]:
-    opened = await open_account_services(settings_for(tmp_path), clock)
+    opened = await open_test_services(settings_for(tmp_path), clock)
     yield opened
     await opened.close()
 
 
 @pytest.fixture
 def app(services: Services) -> FastAPI:
-    return account_app(services)
+    return create_app(services)
 
 
 def bearer(token: str) -> dict[str, str]:
