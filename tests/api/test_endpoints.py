@@ -170,3 +170,16 @@ async def test_a_sim_with_a_null_id_is_taken_out_as_the_python_sdk_asks(api: Api
     assert (await api.client.patch(path, headers=headers, json={"sim": {"id": None}})).status_code == 204
     assert (await api.get(path, headers)).json()["sim"] is None
     assert await event_types(api, headers, endpoint_id) == [51, 50]
+
+
+async def test_profiles_are_read_one_by_one_with_their_use(api: Api) -> None:
+    headers, profiles, _ = await setup(api, sims=0)
+    await create(api, headers, body(profiles))
+    service = await api.get(f"/api/v1/service_profile/{profiles['service_profile']}", headers)
+    assert service.json()["used_count"] == 1
+    tariff = await api.get(f"/api/v1/tariff_profile/{profiles['tariff_profile']}", headers)
+    assert tariff.json()["used_count"] == "1"
+    for path in ("/api/v1/service_profile/999", "/api/v1/tariff_profile/999"):
+        assert (await api.get(path, headers)).status_code == 404
+    other, _, _ = await setup(api, 2, sims=0)
+    assert (await api.get(f"/api/v1/service_profile/{profiles['service_profile']}", other)).status_code == 404

@@ -2,7 +2,7 @@
 profile's quota switches store events 52–55. PATCH answers 201, as emnify's API documents."""
 
 # No `from __future__ import annotations`: FastAPI must see the Annotated aliases defined in router().
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse, Response
@@ -54,6 +54,16 @@ def tariff_json(profile: TariffProfile, used_count: int) -> dict[str, Any]:
                        "default_sms_mt_rate": profile.sms_mt_rate}}
 
 
+P = TypeVar("P", ServiceProfile, TariffProfile)
+
+
+def _one(profiles: list[P], profile_id: int, what: str) -> P:
+    found = next((p for p in profiles if p.id == profile_id), None)
+    if found is None:
+        raise NotFound(f"{what} {profile_id} not found")
+    return found
+
+
 def router(services: Services) -> APIRouter:
     connectivity = services.connectivity
     Caller = Annotated[Principal, Depends(principal_dependency(services))]
@@ -78,10 +88,8 @@ def router(services: Services) -> APIRouter:
     @api.get("/api/v1/service_profile/{profile_id}", summary="One service profile", responses=not_found)
     async def get_service(caller: Caller, profile_id: ProfileId) -> JSONResponse:
         used, _ = await usage(caller)
-        for profile in await connectivity.service_profiles(caller):
-            if profile.id == profile_id:
-                return JSONResponse(service_json(profile, used.get(profile.id, 0)))
-        raise NotFound(f"service profile {profile_id} not found")
+        profile = _one(await connectivity.service_profiles(caller), profile_id, "service profile")
+        return JSONResponse(service_json(profile, used.get(profile.id, 0)))
 
     @api.patch("/api/v1/service_profile/{profile_id}", status_code=201, response_class=Response,
                summary="Change a service profile",
@@ -103,9 +111,7 @@ def router(services: Services) -> APIRouter:
     @api.get("/api/v1/tariff_profile/{profile_id}", summary="One tariff profile", responses=not_found)
     async def get_tariff(caller: Caller, profile_id: ProfileId) -> JSONResponse:
         _, used = await usage(caller)
-        for profile in await connectivity.tariff_profiles(caller):
-            if profile.id == profile_id:
-                return JSONResponse(tariff_json(profile, used.get(profile.id, 0)))
-        raise NotFound(f"tariff profile {profile_id} not found")
+        profile = _one(await connectivity.tariff_profiles(caller), profile_id, "tariff profile")
+        return JSONResponse(tariff_json(profile, used.get(profile.id, 0)))
 
     return api

@@ -225,18 +225,3 @@ def page_sql(query: EventQuery, limit: int, offset: int = 0,
            f"(SELECT position FROM events WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?) "
            f"ORDER BY {order}")
     return sql, params
-
-
-def index_served(query: EventQuery) -> bool:
-    """Whether one of the indexes yields the page's rows in order without scanning the organisation's
-    rows or sorting many of them: no filter, a type filter with the id order, or a time window with the
-    timestamp order; within one endpoint, SIM or user (few rows) those filters in either order."""
-    columns = {c.column for c in query.filter.conditions}
-    lead = query.sort[0].column
-    if lead not in ("id", "ts_ms"):
-        return False
-    if query.scope is not None:
-        return columns <= {"type_id", "ts_ms"}
-    by_type = columns == {"type_id"} and lead == "id"
-    by_time = columns == {"ts_ms"} and lead == "ts_ms"
-    return not columns or by_type or by_time
