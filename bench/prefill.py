@@ -55,7 +55,8 @@ class ContinuingClock:
 def last_stored_ms(path: Path) -> int:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        return int(con.execute("SELECT max(stored_ms) FROM events").fetchone()[0])
+        # Store times only grow along positions: the last row holds the latest (max() would scan 1M rows).
+        return int(con.execute("SELECT stored_ms FROM events ORDER BY position DESC LIMIT 1").fetchone()[0])
     finally:
         con.close()
 
