@@ -18,17 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import data, prefill
+from bench import data, plain, prefill
 from bench.figures import Figure
 from cellstream.ingest.notifier import Notifier
 from cellstream.ingest.service import Ingestor
 
 NEW_EVENTS = 100_000
 BATCH = 10_000
-# The PRAGMAs the SQLite store gives its writer connection (cellstream.store.sql.sqlite_db.connect):
-# WAL, synchronous=NORMAL, half of the default 256 MB page cache.
-BASELINE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-131072",
-                    "PRAGMA temp_store=MEMORY", "PRAGMA foreign_keys=ON")
 
 
 async def _ingest(path: Path, batches: list[list[tuple[str, Any]]]) -> float:
@@ -62,22 +58,6 @@ def _max_position(path: Path) -> int:
         con.close()
 
 
-def _executemany(path: Path, columns: list[str], rows: list[tuple[Any, ...]]) -> float:
-    con = sqlite3.connect(path, isolation_level=None)
-    try:
-        for pragma in BASELINE_PRAGMAS:
-            con.execute(pragma)
-        sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        started = time.perf_counter()
-        for start in range(0, len(rows), BATCH):
-            con.execute("BEGIN IMMEDIATE")
-            con.executemany(sql, rows[start:start + BATCH])
-            con.execute("COMMIT")
-        return time.perf_counter() - started
-    finally:
-        con.close()
-
-
 def run() -> list[Figure]:
     prefill.prefilled_db()  # built (once) before anything is timed
     first = prefill.PREFILL_EVENTS
@@ -96,7 +76,7 @@ def run() -> list[Figure]:
         columns, rows = _rows_after(store_db, before)
         if len(rows) != NEW_EVENTS:
             raise AssertionError(f"the store kept {len(rows):,} of {NEW_EVENTS:,} new events")
-        plain_s = _executemany(plain_db, columns, rows)
+        plain_s = plain.insert_seconds(plain_db, columns, rows, BATCH)
     mean_body = sum(len(r[columns.index("body")]) for r in rows) / len(rows)
     print(f"ingest: {NEW_EVENTS:,} events (mean body {mean_body:,.0f} B) onto {first:,}: "
           f"store {store_s:.2f} s, plain executemany {plain_s:.2f} s")

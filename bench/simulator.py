@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import plain
 from bench.figures import Figure
 from cellstream.runtime import open_services
 from cellstream.settings import Settings
@@ -44,9 +45,6 @@ DURATION_S = 600.0  # simulated seconds
 SEED = 1
 SCENARIO = "normal-day"
 ORG = 1
-# The writer connection's PRAGMAs (cellstream.store.sql.sqlite_db.connect), default 256 MB cache halved.
-BASELINE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA cache_size=-131072",
-                    "PRAGMA temp_store=MEMORY", "PRAGMA foreign_keys=ON")
 
 
 @dataclass(frozen=True)
@@ -100,26 +98,6 @@ def _stored_rows(path: Path, after: int) -> tuple[list[str], list[tuple[Any, ...
         con.close()
 
 
-def _executemany(path: Path, ddl: list[str], columns: list[str], rows: list[tuple[Any, ...]],
-                 transactions: int) -> float:
-    con = sqlite3.connect(path, isolation_level=None)
-    try:
-        for pragma in BASELINE_PRAGMAS:
-            con.execute(pragma)
-        for statement in ddl:
-            con.execute(statement)
-        sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-        per = max(1, -(-len(rows) // max(1, transactions)))
-        started = time.perf_counter()
-        for start in range(0, len(rows), per):
-            con.execute("BEGIN IMMEDIATE")
-            con.executemany(sql, rows[start:start + per])
-            con.execute("COMMIT")
-        return time.perf_counter() - started
-    finally:
-        con.close()
-
-
 def run() -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="cellstream-bench-simulator-") as name:
         folder = Path(name)
@@ -128,7 +106,8 @@ def run() -> list[Figure]:
         columns, rows, ddl = _stored_rows(store_db, result.first_position)
         if len(rows) != result.events:
             raise AssertionError(f"{len(rows):,} events stored, the simulation counted {result.events:,}")
-        plain_s = _executemany(folder / "plain.db", ddl, columns, rows, result.submits)
+        per = max(1, -(-len(rows) // max(1, result.submits)))  # as many transactions as the run made
+        plain_s = plain.insert_seconds(folder / "plain.db", columns, rows, per, ddl)
     mean_body = sum(len(r[columns.index("body")]) for r in rows) / max(1, len(rows))
     s = result.seconds
     print(f"simulator: {DEVICES:,} devices, {SCENARIO}, {DURATION_S:,.0f} simulated s in {s:.2f} s "

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
-from cellstream.api.app import create_app
-from cellstream.clock import ManualClock
-from cellstream.services import Services
-
-from .conftest import Api, open_test_services, settings_for
+from .conftest import Api
 from .fixture_events import assert_like_fixture, fixture, shape
-
-
-@pytest.fixture
-async def services(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Services]:
-    opened = await open_test_services(settings_for(tmp_path), clock)
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-def app(services: Services) -> FastAPI:
-    return create_app(services)
 
 
 async def user_headers(api: Api, org: int, username: str, roles: tuple[int, ...] = (1,)) -> dict[str, str]:

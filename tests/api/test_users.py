@@ -3,33 +3,15 @@ and events 41, 46, 14, 13 and 67 compared with their documented examples."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
-from cellstream.api.app import create_app
-from cellstream.clock import ManualClock
 from cellstream.domain.credentials import sha1_hex
 from cellstream.domain.users import Users
-from cellstream.services import Services
 
-from .conftest import Api, open_test_services, settings_for
+from .conftest import Api
 from .fixture_events import assert_like_fixture, fixture, shape
-
-
-@pytest.fixture
-async def services(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Services]:
-    opened = await open_test_services(settings_for(tmp_path), clock)
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-def app(services: Services) -> FastAPI:
-    return create_app(services)
 
 
 def bearer(token: str) -> dict[str, str]:

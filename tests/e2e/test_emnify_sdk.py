@@ -12,12 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,7 +21,8 @@ import pytest
 
 from tests.conftest import IN_CI
 
-CLI = Path(sys.executable).parent / "cellstream"
+from .conftest import Server
+
 CLIENT = Path(__file__).with_name("sdk_client.py")
 SDK = "emnify-sdk==0.5.3"
 # pip's words when it cannot reach an index (or the index lacks the package): the environment's fault
@@ -61,52 +57,6 @@ def sdk_python(where: Path) -> Path:
             missing(f"pip install {SDK} failed, no package index reachable: {output.strip()[-1500:]}")
         pytest.fail(f"pip install {SDK} failed: {output.strip()[-3000:]}")
     return python
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Server:
-    base: str
-    db: str
-    env: dict[str, str]
-
-    def cli(self, *args: str) -> str:
-        """Run `cellstream ARGS --db DB`; the last line it printed."""
-        done = subprocess.run([str(CLI), *args, "--db", self.db], capture_output=True, text=True,
-                              env=self.env, timeout=120)
-        assert done.returncode == 0, f"cellstream {' '.join(args)} failed: {done.stdout}{done.stderr}"
-        return done.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    db = f"sqlite:///{tmp_path / 'serve.db'}"
-    env = dict(os.environ, CELLSTREAM_DATA_DIR=str(tmp_path / "var"), CELLSTREAM_RATE_LIMITS="off")
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([str(CLI), "serve", "--db", db, "--port", str(port)], stdout=log,
-                                stderr=subprocess.STDOUT, env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            else:
-                pytest.fail("server did not start: " + log_path.read_text()[-2000:])
-            yield Server(base, db, env)
-        finally:
-            proc.terminate()
-            proc.wait(20)
 
 
 def profile_ids(base: str, app_token: str) -> tuple[int, int]:

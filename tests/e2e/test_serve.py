@@ -3,61 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 
-CLI = Path(sys.executable).parent / "cellstream"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from .conftest import Server
 
 
-def cli(*args: str, env: dict[str, str]) -> str:
-    done = subprocess.run([str(CLI), *args], capture_output=True, text=True, env=env, timeout=120, check=True)
-    return done.stdout.strip().splitlines()[-1]
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, str]]]:
-    db = f"sqlite:///{tmp_path / 'serve.db'}"
-    env = dict(os.environ, CELLSTREAM_DATA_DIR=str(tmp_path / "var"), CELLSTREAM_RATE_LIMITS="off")
-    port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([str(CLI), "serve", "--db", db, "--port", str(port)], stdout=log,
-                            stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not start: " + (tmp_path / "serve.log").read_text()[-2000:])
-        yield base, db, env
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        log.close()
-
-
-def test_serve_ingest_and_query_over_http(server: tuple[str, str, dict[str, str]]) -> None:
-    base, db, env = server
-    app_token = cli("admin", "create-app-token", "--db", db, "--org", "12", env=env)
-    service_token = cli("admin", "create-service-token", "--db", db, env=env)
+def test_serve_ingest_and_query_over_http(server: Server) -> None:
+    base = server.base
+    app_token = server.cli("admin", "create-app-token", "--org", "12")
+    service_token = server.cli("admin", "create-service-token")
     health = httpx.get(f"{base}/healthz").json()
     assert health["status"] == "ok"
 

@@ -190,12 +190,19 @@ class NetworkCore:
                             detail=operator.event_detail() if operator is not None else None))
         return Verdict(False, why)
 
-    def _update_location(self, tx: ResourceTx, record: UpdateLocation, sub: Subscriber) -> Verdict:
+    def _visited(self, tx: ResourceTx, sub: Subscriber, record: UpdateLocation | UpdateGprsLocation,
+                 type_id: int, node: str) -> Operator | Verdict:
+        """The network a registration is admitted in, or the refusal (with its Warn event)."""
         operator = operator_by_plmn(record.mcc, record.mnc)
         why = self._registration_refused(tx, sub, record.mcc, record.mnc, operator)
         if why is not None or operator is None:
-            return self._refuse_location(tx, sub, record.ts_ms, UPDATE_LOCATION, f"VLR {record.vlr}",
-                                         operator, why or "")
+            return self._refuse_location(tx, sub, record.ts_ms, type_id, node, operator, why or "")
+        return operator
+
+    def _update_location(self, tx: ResourceTx, record: UpdateLocation, sub: Subscriber) -> Verdict:
+        operator = self._visited(tx, sub, record, UPDATE_LOCATION, f"VLR {record.vlr}")
+        if isinstance(operator, Verdict):
+            return operator
         state = self._state(tx, sub)
         tx.put(replace(state, vlr=record.vlr, cs_operator_id=operator.id, last_seen_ms=record.ts_ms))
         description = (f"New location received from VLR for IMSI='{sub.sim.imsi}', now attached to "
@@ -204,11 +211,9 @@ class NetworkCore:
         return ACCEPTED
 
     def _update_gprs_location(self, tx: ResourceTx, record: UpdateGprsLocation, sub: Subscriber) -> Verdict:
-        operator = operator_by_plmn(record.mcc, record.mnc)
-        why = self._registration_refused(tx, sub, record.mcc, record.mnc, operator)
-        if why is not None or operator is None:
-            return self._refuse_location(tx, sub, record.ts_ms, UPDATE_GPRS_LOCATION, f"SGSN {record.sgsn}",
-                                         operator, why or "")
+        operator = self._visited(tx, sub, record, UPDATE_GPRS_LOCATION, f"SGSN {record.sgsn}")
+        if isinstance(operator, Verdict):
+            return operator
         state = self._state(tx, sub)
         tx.put(replace(state, sgsn=record.sgsn, sgsn_ip=record.sgsn_ip, ps_operator_id=operator.id,
                        rat_type=record.rat_type, last_seen_ms=record.ts_ms))
@@ -268,10 +273,7 @@ class NetworkCore:
         session = state.session(record.session_id)
         if session is None:
             return Verdict(False, f"no open session {record.session_id}")
-        session = replace(session, pending_rx=session.pending_rx + record.rx_bytes,
-                          pending_tx=session.pending_tx + record.tx_bytes,
-                          total_rx=session.total_rx + record.rx_bytes,
-                          total_tx=session.total_tx + record.tx_bytes)
+        session = session.moved(record.rx_bytes, record.tx_bytes)
         due = (record.ts_ms - session.record_from_ms >= usage.RECORD_EVERY_MS
                and session.pending_rx + session.pending_tx >= usage.RECORD_MIN_BYTES)
         verdict = Verdict(True, max_bytes_per_s=session.max_bytes_per_s)
@@ -281,7 +283,6 @@ class NetworkCore:
         tx.put(state)
         if not verdict.accepted:  # Policy Control blocked the subscriber: the network drops the session
             self._close(tx, sub, session, record.ts_ms)
-            return verdict
         return verdict
 
     def _delete_pdp(self, tx: ResourceTx, record: DeletePdpContext, sub: Subscriber) -> Verdict:
@@ -289,10 +290,7 @@ class NetworkCore:
         session = state.session(record.session_id)
         if session is None:
             return Verdict(False, f"no open session {record.session_id}")
-        session = replace(session, pending_rx=session.pending_rx + max(record.rx_bytes, 0),
-                          pending_tx=session.pending_tx + max(record.tx_bytes, 0),
-                          total_rx=session.total_rx + max(record.rx_bytes, 0),
-                          total_tx=session.total_tx + max(record.tx_bytes, 0))
+        session = session.moved(max(record.rx_bytes, 0), max(record.tx_bytes, 0))
         self._close(tx, sub, session, record.ts_ms)
         return ACCEPTED
 

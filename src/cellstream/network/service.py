@@ -12,7 +12,7 @@ from cellstream.domain.endpoint_model import Endpoint
 from cellstream.domain.endpoints import organisation_endpoint
 from cellstream.domain.principal import Principal
 from cellstream.domain.sims import Sim
-from cellstream.domain.subscriber import UnknownOrganisation, Verdict, resolve
+from cellstream.domain.subscriber import Subscriber, UnknownOrganisation, Verdict, resolve
 from cellstream.errors import Conflict, Forbidden, Unprocessable
 from cellstream.ingest.notifier import Notifier
 from cellstream.network import blacklist, connectivity
@@ -49,13 +49,10 @@ class NetworkService:
 
     async def reset_connectivity(self, principal: Principal, endpoint_id: int, *, location: bool) -> None:
         """End the endpoint's data sessions and, with `location`, its network registrations."""
-        if not principal.may_administer:
-            raise Forbidden("only Administrators and application tokens reset connectivity")
+        _administrator(principal, "reset connectivity")
 
         def work(tx: ResourceTx) -> None:
-            endpoint = organisation_endpoint(tx, principal.org_id, endpoint_id)
-            sim = tx.get(Sim, endpoint.sim_id) if endpoint.sim_id is not None else None
-            sub = resolve(tx, sim.imsi, self.core.names) if sim is not None else None
+            sub = self._endpoint_subscriber(tx, principal, endpoint_id)
             if sub is not None:
                 self.core.reset(tx, sub, self.clock.now_ms(), location=location)
 
@@ -67,8 +64,7 @@ class NetworkService:
 
     async def change_blacklist(self, principal: Principal, endpoint_id: int, operator_id: int, *,
                                add: bool) -> None:
-        if not principal.may_administer:
-            raise Forbidden("only Administrators and application tokens change an operator blacklist")
+        _administrator(principal, "change an operator blacklist")
         change = blacklist.add if add else blacklist.remove
         await self._run(lambda tx: change(tx, principal.org_id, endpoint_id, operator_id))
 
@@ -76,13 +72,10 @@ class NetworkService:
                        source_type: int, udh: str) -> SmsMessage:
         """An MT-SMS through the API: kept as DELIVERED or FAILED (facts: the device must be connected
         and allowed SMS)."""
-        if not principal.may_administer:
-            raise Forbidden("only Administrators and application tokens send SMS")
+        _administrator(principal, "send SMS")
 
         def work(tx: ResourceTx) -> SmsMessage:
-            endpoint = organisation_endpoint(tx, principal.org_id, endpoint_id)
-            sim = tx.get(Sim, endpoint.sim_id) if endpoint.sim_id is not None else None
-            sub = resolve(tx, sim.imsi, self.core.names) if sim is not None else None
+            sub = self._endpoint_subscriber(tx, principal, endpoint_id)
             if sub is None:
                 raise Conflict(f"endpoint {endpoint_id} has no SIM to send to")
             return self.core.deliver_mt(tx, sub, self.clock.now_ms(), payload=payload, source=source,
@@ -101,6 +94,13 @@ class NetworkService:
 
         return await self.resources.view(work)
 
+    def _endpoint_subscriber(self, tx: ResourceTx, principal: Principal,
+                             endpoint_id: int) -> Subscriber | None:
+        """The subscriber of the SIM in the organisation's endpoint (None without a SIM)."""
+        endpoint = organisation_endpoint(tx, principal.org_id, endpoint_id)
+        sim = tx.get(Sim, endpoint.sim_id) if endpoint.sim_id is not None else None
+        return resolve(tx, sim.imsi, self.core.names) if sim is not None else None
+
     async def _run(self, work: Callable[[ResourceTx], T]) -> T:
         while True:
             try:
@@ -115,3 +115,8 @@ class NetworkService:
     async def _learn(self, org_id: int) -> None:
         org = await self.accounts.get_organisation(org_id)
         self.core.names[org_id] = org.name if org is not None else None
+
+
+def _administrator(principal: Principal, what: str) -> None:
+    if not principal.may_administer:
+        raise Forbidden(f"only Administrators and application tokens {what}")

@@ -40,6 +40,11 @@ class Session(msgspec.Struct, kw_only=True, omit_defaults=True):
     total_tx: int = 0
     max_bytes_per_s: int | None = None
 
+    def moved(self, rx: int, tx: int) -> Session:
+        """The session after `rx`/`tx` more bytes: pending the next usage record and in its totals."""
+        return msgspec.structs.replace(self, pending_rx=self.pending_rx + rx, pending_tx=self.pending_tx + tx,
+                                       total_rx=self.total_rx + rx, total_tx=self.total_tx + tx)
+
     def context(self) -> dict[str, Any]:
         """The PDP context as event 5 shows it."""
         stored = self.pdp_context
