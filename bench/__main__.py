@@ -12,7 +12,7 @@ from bench.figures import RESULTS, Figure, merge, table
 from bench.machine import Snapshot
 
 BENCHMARKS: dict[str, str] = {"ingest": "bench.ingest", "api": "bench.event_api", "policy": "bench.policy",
-                             "simulator": "bench.simulator"}
+                             "simulator": "bench.simulator", "streamer": "bench.streamer"}
 
 
 def main(argv: list[str]) -> int:

@@ -20,3 +20,15 @@ def need_fixtures() -> Path:
             pytest.fail(f"reference fixtures missing at {FIXTURES}")
         pytest.skip(f"reference fixtures not found at {FIXTURES}")
     return FIXTURES
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    """A real server the test talks to; skip (fail under CI) when nothing listens at host:port."""
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        if IN_CI:
+            pytest.fail(f"{name} is required under CI but {host}:{port} is not reachable: {exc}")
+        pytest.skip(f"{name} not reachable at {host}:{port}: {exc}")

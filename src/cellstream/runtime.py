@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Coroutine
 from pathlib import Path
@@ -23,6 +24,13 @@ from cellstream.store.memory_resources import MemoryResourceStore
 from cellstream.store.protocols import AccountStore, EventStore
 from cellstream.store.resources import ResourceStore
 from cellstream.store.retention import run_retention
+from cellstream.streamer.destinations import parse_credentials
+from cellstream.streamer.model import DataStream
+from cellstream.streamer.service import DataStreams
+from cellstream.streamer.sinks import open_sink
+from cellstream.streamer.sinks.base import Sink, SinkSettings
+from cellstream.streamer.supervisor import StreamSupervisor
+from cellstream.streamer.worker import EngineConfig, Sleep, StreamWorker
 
 
 def signing_key(settings: Settings) -> str:
@@ -59,9 +67,47 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     auth = AuthService(accounts, ingestor, clock, settings, signing_key(settings))
     connectivity = Connectivity(resources, accounts, notifier)
     network = NetworkService(resources, accounts, notifier, policy, clock)
-    services = Services(settings, clock, events, accounts, notifier, ingestor, auth, connectivity, network)
+    streams = data_streams(settings, clock, events, resources, notifier)
+    services = Services(settings, clock, events, accounts, notifier, ingestor, auth, connectivity, network,
+                        streams)
     services.closers.append(events.close)
+    services.closers.append(streams.supervisor.close)
     return services
+
+
+def data_streams(settings: Settings, clock: Clock, events: EventStore, resources: ResourceStore,
+                 notifier: Notifier, sleep: Sleep = asyncio.sleep) -> DataStreams:
+    """The Data Streamer: its service, its supervisor and the workers the supervisor starts."""
+    sink_settings = SinkSettings(aws_endpoint_url=settings.aws_endpoint_url or None,
+                                 datadog_url=settings.datadog_url or None,
+                                 keenio_url=settings.keenio_url or None,
+                                 allow_private_destinations=settings.allow_private_destinations)
+    config = EngineConfig(retention_ms=settings.stream_retention_days * 86_400_000,
+                          failure_budget_ms=settings.stream_failure_budget_s * 1000,
+                          probe_interval_s=settings.stream_probe_interval_s,
+                          backoff_max_s=settings.stream_backoff_max_s, sink_settings=sink_settings)
+
+    def worker(stream: DataStream) -> StreamWorker:
+        return StreamWorker(stream, events=events, resources=resources, notifier=notifier, clock=clock,
+                            open_sink=open_stream_sink, config=config, sleep=sleep)
+
+    supervisor = StreamSupervisor(resources, worker)
+    return DataStreams(resources, events, clock, supervisor, open_stream_sink, sink_settings,
+                       config.retention_ms)
+
+
+def open_stream_sink(stream: DataStream, settings: SinkSettings, secrets: list[str]) -> Sink:
+    credentials = parse_credentials(stream.connection_type, stream.credentials)
+    return open_sink(stream.connection_type, credentials, settings, secrets)
+
+
+async def run_streams(streams: DataStreams) -> None:
+    """Start every active stream's worker, then keep them until cancelled."""
+    await streams.supervisor.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await streams.supervisor.close()
 
 
 POLICY_SWEEP_S = 60.0
@@ -74,4 +120,5 @@ def background_work(services: Services) -> list[Coroutine[Any, Any, None]]:
         run_retention(services.events, services.clock, settings.event_retention_days,
                       settings.retention_interval_s),
         run_sweeps(services.connectivity.resources, services.notifier, services.clock, POLICY_SWEEP_S),
+        run_streams(services.streams),
     ]

@@ -17,6 +17,7 @@ from cellstream.ingest.service import Ingestor
 from cellstream.network.service import NetworkService
 from cellstream.settings import Settings
 from cellstream.store.protocols import AccountStore, EventStore
+from cellstream.streamer.service import DataStreams
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Services:
     auth: AuthService
     connectivity: Connectivity
     network: NetworkService
+    streams: DataStreams
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:

@@ -29,6 +29,17 @@ class Settings(BaseSettings):
     # filter's count is unchanged in the same snapshot). 0 turns it off.
     sqlite_page_cache_mb: int = Field(16, ge=0)
     rate_limits: Literal["on", "off"] = "on"
+    # Data Streamer
+    allow_private_destinations: bool = Field(
+        False, description="let data streams deliver to loopback and private addresses (tests, make run)")
+    stream_retention_days: int = Field(7, ge=1, description="a stream's backlog older than this is dropped")
+    stream_failure_budget_s: int = Field(
+        300, ge=1, description="how long a stream may keep failing before its status becomes Error")
+    stream_probe_interval_s: int = Field(60, ge=1, description="how often an Error stream tries again")
+    stream_backoff_max_s: float = Field(30.0, gt=0, description="the longest wait between retries")
+    aws_endpoint_url: str = Field("", description="S3, Kinesis and STS endpoint (e.g. a local moto server)")
+    datadog_url: str = Field("", description="replaces https://http-intake.logs.<site> (tests)")
+    keenio_url: str = Field("", description="replaces https://api.keen.io (tests)")
 
     @field_validator("data_dir")
     @classmethod

@@ -141,9 +141,33 @@ async def test_read_after_walks_the_log_in_position_order(event_store: EventStor
     assert [s.position for s in await event_store.read_after(0, 100, org_id=2)] == [2, 4, 6]
     assert [s.position for s in await event_store.read_after(2, 2, org_id=1)] == [3, 5]
     assert await event_store.read_after(7, 10) == []
+    bodies = await event_store.bodies_after(2, 2, org_id=1)
+    assert [(b.position, b.org_id, b.body, b.stored_ms) for b in bodies] == [
+        (s.position, 1, s.body, s.stored_ms) for s in everything if s.position in (3, 5)]
     first = everything[0]
     assert first.body == encode_event(first.event)
     assert first.event.org_id == 1
+
+
+async def test_position_before_finds_where_a_time_starts_in_the_log(event_store: EventStore,
+                                                                     clock: ManualClock) -> None:
+    start = clock.now_ms()
+    assert await event_store.position_before(start) == 0  # an empty log
+    for _ in range(5):  # positions 1..10, two a minute
+        await event_store.append([event(org=1), event(org=2)])
+        clock.advance(60_000)
+    assert await event_store.position_before(start) == 0
+    assert await event_store.position_before(start + 1) == 2
+    assert await event_store.position_before(start + 120_000) == 4
+    assert await event_store.position_before(start + 10**9) == 10
+    assert [s.position for s in await event_store.read_after(
+        await event_store.position_before(start + 60_000), 2)] == [3, 4]
+    assert await event_store.count_after(0, org_id=1) == 5
+    assert await event_store.count_after(4, org_id=2) == 3
+    assert await event_store.count_after(10, org_id=1) == 0
+    await event_store.delete_stored_before(start + 120_000)  # retention removes positions 1..4
+    assert await event_store.position_before(start) == 4
+    assert await event_store.position_before(start + 180_000) == 6
 
 
 async def test_retention_removes_events_stored_long_ago_and_never_lowers_the_position(

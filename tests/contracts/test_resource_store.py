@@ -177,6 +177,20 @@ async def test_usage_records_commit_with_the_change_in_log_order(resource_store:
         await store.view(lambda tx: tx.record_usage(1, {}))
 
 
+async def test_usage_log_positions_by_time_and_counts(resource_store: Stores, clock: ManualClock) -> None:
+    store, _ = resource_store
+    start = clock.now_ms()
+    assert await store.usage_position_before(start) == 0
+    for _ in range(3):
+        await store.transact(lambda tx: (tx.record_usage(1, {"cost": 1}), tx.record_usage(2, {"cost": 2})))
+        clock.advance(1000)
+    assert await store.usage_position_before(start) == 0
+    assert await store.usage_position_before(start + 1000) == 2
+    assert await store.usage_position_before(start + 10_000) == 6
+    assert await store.usage_count_after(0, org_id=1) == 3
+    assert await store.usage_count_after(3, org_id=2) == 2
+
+
 # A transaction sees its own changes at once; what it commits is each record's last state -------------
 
 async def test_a_transaction_reads_its_own_writes_and_stores_the_last_state(resource_store: Stores) -> None:

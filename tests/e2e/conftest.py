@@ -40,7 +40,8 @@ class Server:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     db = f"sqlite:///{tmp_path / 'serve.db'}"
-    env = dict(os.environ, CELLSTREAM_DATA_DIR=str(tmp_path / "var"), CELLSTREAM_RATE_LIMITS="off")
+    env = dict(os.environ, CELLSTREAM_DATA_DIR=str(tmp_path / "var"), CELLSTREAM_RATE_LIMITS="off",
+               CELLSTREAM_ALLOW_PRIVATE_DESTINATIONS="true")
     port = free_port()
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:

@@ -13,6 +13,7 @@ from cellstream.api.problems import install_problem_handlers
 from cellstream.api.routes import (
     application_tokens,
     auth,
+    data_streams,
     endpoints,
     events,
     health,
@@ -53,7 +54,8 @@ def create_app(services: Services) -> FastAPI:
                    application_tokens.router(services), internal.router(services), sims.router(services),
                    endpoints.router(services), profiles.router(services), quotas.router(services),
                    signalling.router(services), network.router(services),
-                   provisioning.router(services), organisation.router(services), users.router(services)):
+                   provisioning.router(services), organisation.router(services), users.router(services),
+                   data_streams.router(services)):
         app.include_router(router)
     # The hot path skips FastAPI's per-request machinery; see cellstream.api.routes.events and api.hot.
     fast = events.fast_routes(event_routes)

@@ -32,6 +32,7 @@ class Connectivity:
         committed = await self.resources.transact(work)
         if committed.appended.stored:
             await self.notifier.committed(committed.appended.stored)
+        await self.notifier.usage_committed(committed.usage)
         return committed.value
 
     async def actor(self, principal: Principal) -> Actor:

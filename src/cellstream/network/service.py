@@ -110,6 +110,7 @@ class NetworkService:
                 continue
             if committed.appended.stored:
                 await self.notifier.committed(committed.appended.stored)
+            await self.notifier.usage_committed(committed.usage)
             return committed.value
 
     async def _learn(self, org_id: int) -> None:

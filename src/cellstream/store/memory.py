@@ -27,6 +27,7 @@ from cellstream.store.protocols import (
     AppendResult,
     ApplicationToken,
     EventPage,
+    LogEntry,
     MfaKey,
     Organisation,
     ServiceToken,
@@ -128,6 +129,20 @@ class MemoryEventStore:
 
     async def last_position(self) -> int:
         return self._last_position
+
+    async def bodies_after(self, position: int, limit: int, *, org_id: int) -> list[LogEntry]:
+        return [LogEntry(s.position, org_id, s.body, s.stored_ms)
+                for s in await self.read_after(position, limit, org_id=org_id)]
+
+    async def position_before(self, stored_ms: int) -> int:
+        index = bisect.bisect_left(self._positions, stored_ms, key=lambda p: self._rows[p][0].stored_ms)
+        if index < len(self._positions):
+            return self._positions[index] - 1
+        return self._positions[-1] if self._positions else self._last_position
+
+    async def count_after(self, position: int, *, org_id: int) -> int:
+        start = bisect.bisect_right(self._positions, position)
+        return sum(1 for pos in self._positions[start:] if self._rows[pos][0].event.org_id == org_id)
 
     async def delete_stored_before(self, ts_ms: int) -> int:
         async with self._lock:

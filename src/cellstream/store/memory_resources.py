@@ -64,6 +64,16 @@ class MemoryResourceStore:
     async def usage_last_position(self) -> int:
         return self._usage[-1].position if self._usage else 0
 
+    async def usage_position_before(self, stored_ms: int) -> int:
+        index = bisect.bisect_left(self._usage, stored_ms, key=lambda u: u.stored_ms)
+        if index < len(self._usage):
+            return self._usage[index].position - 1
+        return self._usage[-1].position if self._usage else 0
+
+    async def usage_count_after(self, position: int, *, org_id: int) -> int:
+        start = bisect.bisect_right(self._usage, position, key=lambda u: u.position)
+        return sum(1 for u in self._usage[start:] if u.org_id == org_id)
+
 
 class MemoryTx:
     def __init__(self, store: MemoryResourceStore, now_ms: int, *, writable: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from cellstream.errors import Conflict
 from cellstream.events.model import Event, StoredEvent
@@ -20,6 +20,15 @@ from cellstream.events.query import EventQuery
 class AppendResult:
     stored: list[StoredEvent]  # the newly stored events, in position order, ids assigned
     duplicates: int = 0  # events skipped because an identical one (same organisation and id) was stored
+
+
+class LogEntry(NamedTuple):
+    """One entry of a log (events or usage records) as stored: its position, organisation, JSON, time."""
+
+    position: int
+    org_id: int
+    body: bytes
+    stored_ms: int
 
 
 @dataclass(frozen=True)
@@ -58,8 +67,22 @@ class EventStore(Protocol):
         """Events with position > `position`, ascending, at most `limit`, optionally of one organisation."""
         ...
 
+    async def bodies_after(self, position: int, limit: int, *, org_id: int) -> list[LogEntry]:
+        """`read_after` of one organisation without decoding the events: for readers that only pass the
+        stored JSON on (a data stream without filters)."""
+        ...
+
     async def last_position(self) -> int:
         """The highest position ever committed (0 for an empty store; deletions do not lower it)."""
+        ...
+
+    async def position_before(self, stored_ms: int) -> int:
+        """The highest stored position stored before `stored_ms`: reading after it starts at the first event
+        stored at or after that time (a stream's replay)."""
+        ...
+
+    async def count_after(self, position: int, *, org_id: int) -> int:
+        """How many of the organisation's events lie after `position` (a stream's lag)."""
         ...
 
     async def delete_stored_before(self, ts_ms: int) -> int:

@@ -119,6 +119,12 @@ class ResourceStore(Protocol):
 
     async def usage_last_position(self) -> int: ...
 
+    async def usage_position_before(self, stored_ms: int) -> int:
+        """As EventStore.position_before, over the usage log."""
+        ...
+
+    async def usage_count_after(self, position: int, *, org_id: int) -> int: ...
+
 
 def encode_usage(position: int, record: Mapping[str, Any]) -> bytes:
     """The stored JSON of a usage record: its `id` (= position) first, then the record as given."""

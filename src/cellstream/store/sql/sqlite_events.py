@@ -28,9 +28,10 @@ from cellstream.events.codec import event_from_body
 from cellstream.events.model import Event, StoredEvent
 from cellstream.events.query import EventQuery
 from cellstream.ids import EventIdGenerator
-from cellstream.store.protocols import AppendResult, EventPage
+from cellstream.store.protocols import AppendResult, EventPage, LogEntry
 from cellstream.store.sql.compile import page_sql, where_sql
 from cellstream.store.sql.count_cache import CachedCount, CountCache, CountKey, count_key
+from cellstream.store.sql.log_search import count_after, position_before
 from cellstream.store.sql.sqlite_append import append_batch
 from cellstream.store.sql.sqlite_db import InlineBudgetSpent, SqliteDatabase, TooSlowInline, transaction
 
@@ -283,9 +284,24 @@ class SqliteEventStore:
 
         return await self._db.read(job)
 
+    async def bodies_after(self, position: int, limit: int, *, org_id: int) -> list[LogEntry]:
+        sql = ("SELECT position, org_id, body, stored_ms FROM events NOT INDEXED "
+               "WHERE position > ? AND org_id = ? ORDER BY position LIMIT ?")
+
+        def job(conn: sqlite3.Connection) -> list[LogEntry]:
+            return [LogEntry(*row) for row in conn.execute(sql, (position, org_id, limit))]
+
+        return await self._db.read(job)
+
     async def last_position(self) -> int:
         row = await self._db.read(lambda conn: conn.execute(META).fetchone())
         return int(row[0])
+
+    async def position_before(self, stored_ms: int) -> int:
+        return await self._db.read(lambda conn: position_before(conn, "events", stored_ms))
+
+    async def count_after(self, position: int, *, org_id: int) -> int:
+        return await self._db.read(lambda conn: count_after(conn, "events", position, org_id))
 
     async def delete_stored_before(self, ts_ms: int) -> int:
         """Stored times grow with positions, so the old events are a prefix of the log: find its end

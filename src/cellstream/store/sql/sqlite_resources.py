@@ -26,6 +26,7 @@ from cellstream.clock import Clock
 from cellstream.errors import Conflict
 from cellstream.events.model import Event
 from cellstream.store.resources import Committed, ReadOnly, Record, StoredUsage, encode_usage, has_keys
+from cellstream.store.sql.log_search import count_after, position_before
 from cellstream.store.sql.sqlite_db import SqliteDatabase, transaction
 from cellstream.store.sql.sqlite_events import SqliteEventStore
 
@@ -109,6 +110,12 @@ class SqliteResourceStore:
 
     async def usage_last_position(self) -> int:
         return await self._db.read(lambda conn: int(conn.execute(LAST_USAGE).fetchone()[0]))
+
+    async def usage_position_before(self, stored_ms: int) -> int:
+        return await self._db.read(lambda conn: position_before(conn, "usage_records", stored_ms))
+
+    async def usage_count_after(self, position: int, *, org_id: int) -> int:
+        return await self._db.read(lambda conn: count_after(conn, "usage_records", position, org_id))
 
 
 def _append_usage(conn: sqlite3.Connection, records: list[tuple[int, Mapping[str, Any]]],

@@ -1,0 +1,358 @@
+"""`Mqtt`: Cellstream's own connection type. Each record becomes one MQTT message, so subscribers get the
+same canonical JSON a webhook receiver gets and can route on the topic without parsing the payload.
+
+The topic comes from the template `credentials.topic` with the placeholders {organisation_id},
+{event_type_id}, {endpoint_id}, {stream_id} and {kind}; usage records have no event type, so
+{event_type_id} renders as `usage`, and a value a record lacks renders as `none`. Records are decoded only
+when the template needs one of their fields.
+
+Delivery: a batch is published over one connection that stays open between batches. The messages are
+handed to the client in log order and then acknowledged concurrently (up to the client's in-flight
+window), because waiting for each PUBACK before sending the next message would cost one round trip per
+record. MQTT keeps the order of one client's messages of one QoS on a topic, so subscribers still see log
+order. With QoS 1 or 2 `deliver` returns only after the broker acknowledged every message (QoS 0 has no
+acknowledgement: it returns once the messages are written to the socket).
+
+A connection the broker closes is noticed as it closes and replaced before the next batch. When that
+happens while a batch is being published on a connection that had been idle, the batch is sent once more
+on a fresh connection instead of failing a delivery that would succeed a moment later. Sending again
+leaves duplicates at worst, which QoS 1 allows anyway.
+
+Failures are `DeliveryFailed`: a broker that refuses the credentials or the client id, a template that
+cannot make a valid topic, a CA certificate that is not PEM and a private address that is not allowed are
+permanent; refused connections, timeouts and dropped connections are retried by the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import ssl
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+import msgspec
+import paho.mqtt.client as paho
+from paho.mqtt.reasoncodes import ReasonCode
+
+from cellstream.streamer.addresses import is_private, resolve
+from cellstream.streamer.destinations import Credentials, MqttCredentials
+from cellstream.streamer.sinks.base import Batch, DeliveryFailed, SinkSettings
+
+MAX_BATCH = 1000
+TIMEOUT_S = 10.0  # connect, and each acknowledgement (plus the allowance below)
+ACK_TIME_PER_RECORD_S = 0.01  # 1000 records: 20 s, enough for 50 windows of 20 messages at 400 ms each
+CLOSE_TIMEOUT_S = 2.0  # a connection being dropped after a failure gets less: it is probably dead already
+SCHEMES = {"mqtt": (1883, False), "mqtts": (8883, True)}
+
+# CONNACK codes after which reconnecting with the same configuration cannot succeed. MQTT 3.1.1 codes
+# (1 protocol version, 2 client id, 4 bad user name or password, 5 not authorised) arrive as the MQTT 5
+# reason codes paho maps them to; both are listed. Server unavailable, busy or rate limits are transient.
+REFUSED_FOR_GOOD = {1, 2, 4, 5, 129, 130, 132, 133, 134, 135, 138, 140}
+LOST = {paho.MQTT_ERR_NO_CONN, paho.MQTT_ERR_CONN_LOST}
+TIMED_OUT = "Operation timed out"  # aiomqtt's only way of saying so: a plain MqttError with this text
+
+
+# --- topic templates (the NATS sink has the same rules for its subjects) ---------------------------------
+
+PLACEHOLDERS = ("organisation_id", "event_type_id", "endpoint_id", "stream_id", "kind")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class _Ref(msgspec.Struct):
+    id: int | str | None = None
+
+
+class _Fields(msgspec.Struct):
+    """The only parts of a record a template can use; msgspec skips everything else while decoding."""
+
+    organisation: _Ref | None = None
+    event_type: _Ref | None = None
+    endpoint: _Ref | None = None
+
+
+_decode_fields = msgspec.json.Decoder(_Fields).decode
+
+
+def _id(ref: _Ref | None) -> str:
+    return "none" if ref is None or ref.id is None else str(ref.id)
+
+
+class TopicTemplate:
+    """A topic template, split once into literal text and placeholder names."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self._parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, …, literal
+        names = set(self._parts[1::2])
+        unknown = sorted(names - set(PLACEHOLDERS))
+        self.problem: str | None = None
+        if unknown:
+            self.problem = (f"topic template {template!r} has unknown placeholder(s) "
+                            f"{', '.join('{' + u + '}' for u in unknown)}; use "
+                            f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}")
+        self._names = names
+
+    def _join(self, values: dict[str, str]) -> str:
+        parts = self._parts[:]
+        parts[1::2] = [values[name] for name in self._parts[1::2]]
+        return "".join(parts)
+
+    def render(self, batch: Batch) -> list[str]:
+        """The topic of each record of `batch`."""
+        values = {"stream_id": batch.stream_id, "kind": batch.kind}
+        if batch.kind == "usage":
+            values["event_type_id"] = "usage"
+        if self._names <= values.keys():
+            return [self._join(values)] * len(batch.records)
+        topics = []
+        for n, record in enumerate(batch.records):
+            try:
+                fields = _decode_fields(record)
+            except msgspec.DecodeError as exc:
+                raise DeliveryFailed(f"record {n} of batch {batch.delivery_id} is not a JSON object with the "
+                                     f"fields the topic template needs: {exc}", permanent=True) from None
+            values["organisation_id"] = _id(fields.organisation)
+            values["endpoint_id"] = _id(fields.endpoint)
+            if batch.kind == "events":
+                values["event_type_id"] = _id(fields.event_type)
+            topics.append(self._join(values))
+        return topics
+
+
+def _topic_problem(topic: str) -> str | None:
+    if not topic:
+        return "is empty"
+    if "+" in topic or "#" in topic:
+        return "contains a wildcard (+ or #), which only subscriptions may use"
+    if "\0" in topic:
+        return "contains a NUL character"
+    if len(topic.encode()) > 65535:
+        return "is longer than 65535 bytes"
+    return None
+
+
+# --- the sink ------------------------------------------------------------------------------------------
+
+
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """paho drops the socket of a failed TLS handshake without closing it; this closes it at once instead
+    of leaving it to the garbage collector (which warns about it)."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
+class _Lost(Exception):
+    """The connection was gone before or while the batch was published."""
+
+    def __init__(self, failure: DeliveryFailed) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+class MqttSink:
+    def __init__(self, credentials: MqttCredentials, settings: SinkSettings) -> None:
+        self._c = credentials
+        self._private_ok = settings.allow_private_destinations
+        self._template = TopicTemplate(credentials.topic)
+        self._client: aiomqtt.Client | None = None
+        self._watch: asyncio.Task[None] | None = None  # ends when the client's connection does
+        self._problem = self._template.problem
+        parts = urlsplit(credentials.url)
+        self._host = parts.hostname or ""
+        self._port, self._tls = SCHEMES.get(parts.scheme, (0, False))
+        try:
+            self._port = parts.port or self._port
+        except ValueError:
+            self._problem = f"url {credentials.url!r} has an invalid port"
+        if parts.scheme not in SCHEMES:
+            self._problem = f"url {credentials.url!r} must start with mqtt:// or mqtts://"
+        elif not self._host:
+            self._problem = f"url {credentials.url!r} has no host"
+
+    @property
+    def max_batch(self) -> int:
+        return MAX_BATCH
+
+    @property
+    def linger_ms(self) -> int:
+        return 0
+
+    @property
+    def _where(self) -> str:
+        return f"MQTT broker {self._host}:{self._port}"
+
+    async def deliver(self, batch: Batch) -> None:
+        if not batch.records:
+            return
+        if self._problem:
+            raise DeliveryFailed(self._problem, permanent=True)
+        if len(batch.records) > MAX_BATCH:
+            raise DeliveryFailed(f"{len(batch.records)} records exceed the batch limit {MAX_BATCH}",
+                                 permanent=True)
+        topics = self._template.render(batch)
+        for topic in set(topics):
+            problem = _topic_problem(topic)
+            if problem:
+                raise DeliveryFailed(f"topic {topic!r} (from template {self._c.topic!r}) {problem}",
+                                     permanent=True)
+        reused = self._client is not None and self._watch is not None and not self._watch.done()
+        try:
+            await self._publish(topics, batch.records)
+        except _Lost as lost:
+            if not reused:
+                raise lost.failure from None
+            # The broker closed the connection while it sat idle; a fresh one will most likely work.
+            try:
+                await self._publish(topics, batch.records)
+            except _Lost as again:
+                raise again.failure from None
+
+    async def _publish(self, topics: Sequence[str], records: Sequence[bytes]) -> None:
+        client = await self._connected()
+        assert self._watch is not None
+        qos = self._c.qos
+        # paho keeps at most 20 messages unacknowledged and queues the rest, so the last message of a big
+        # batch waits for many round trips before it is even sent: its time to be acknowledged grows with it.
+        timeout = TIMEOUT_S + len(records) * ACK_TIME_PER_RECORD_S
+        # gather starts the publishes in order and each hands its message to paho before its first await,
+        # so the messages go out in log order while their acknowledgements are awaited together.
+        publishing = asyncio.gather(
+            *(client.publish(topic, record, qos=qos, timeout=timeout) for topic, record in zip(
+                topics, records, strict=True)),
+            return_exceptions=True)
+        # aiomqtt leaves a publish waiting for its acknowledgement until the timeout even after the
+        # connection is gone; racing the watch turns a lost connection into an immediate failure.
+        either: set[asyncio.Future[Any]] = {publishing, self._watch}
+        try:
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost = not publishing.done()
+            await _abandon(publishing)  # a no-op when every publish finished
+        if lost:
+            await self._drop()
+            raise _Lost(DeliveryFailed(f"the connection to the {self._where} was lost while publishing"))
+        results = publishing.result()
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if not failures:
+            return
+        await self._drop()
+        first = failures[0]
+        acked = len(results) - len(failures)
+        if isinstance(first, aiomqtt.MqttCodeError) and first.rc in LOST:
+            raise _Lost(DeliveryFailed(f"the connection to the {self._where} was lost "
+                                       f"({acked} of {len(records)} messages acknowledged): {first}"))
+        if isinstance(first, aiomqtt.MqttError):
+            raise DeliveryFailed(f"publishing to the {self._where} failed ({acked} of {len(records)} "
+                                 f"messages acknowledged): {first}") from None
+        if isinstance(first, ValueError):  # paho's own check of a topic or payload
+            raise DeliveryFailed(f"the {self._where} cannot take the message: {first}", permanent=True)
+        raise DeliveryFailed(f"publishing to the {self._where} failed: {first!r}") from None
+
+    async def _connected(self) -> aiomqtt.Client:
+        if self._client is not None and self._watch is not None and not self._watch.done():
+            return self._client
+        await self._drop()  # gone since the last batch, if there was one
+        host = await self._address()
+        try:
+            client = aiomqtt.Client(
+                host, self._port, username=self._c.username, password=self._c.password,
+                identifier=self._c.client_id, tls_context=self._tls_context() if self._tls else None,
+                # paho checks the broker's name itself unless told the context does (or nobody should).
+                tls_insecure=self._c.tls_insecure if self._tls else None, timeout=TIMEOUT_S)
+        except ValueError as exc:
+            raise DeliveryFailed(f"cannot configure the MQTT client: {exc}", permanent=True) from None
+        # aiomqtt logs a warning for every publish beyond 10 pending; a whole batch pending is the plan.
+        client.pending_calls_threshold = MAX_BATCH + 1
+        try:
+            await client.__aenter__()
+        except aiomqtt.MqttCodeError as exc:  # only a negative CONNACK carries a code here
+            code = exc.rc.value if isinstance(exc.rc, ReasonCode) else exc.rc
+            raise DeliveryFailed(f"the {self._where} refused the connection: {exc}",
+                                 permanent=code in REFUSED_FOR_GOOD) from None
+        except aiomqtt.MqttError as exc:
+            if str(exc) == TIMED_OUT:
+                # The socket is open but the broker never answered: close it rather than leak it.
+                await self._discard(client)
+            raise DeliveryFailed(f"cannot connect to the {self._where}: {exc}") from None
+        except OSError as exc:  # TLS set-up problems paho raises outside connect()
+            raise DeliveryFailed(f"cannot connect to the {self._where}: {exc}") from None
+        self._client = client
+        self._watch = asyncio.create_task(_until_lost(client))
+        return client
+
+    async def _address(self) -> str:
+        """The host to connect to: checked to be public unless private destinations are allowed."""
+        if self._private_ok:
+            return self._host
+        try:
+            addresses = await resolve(self._host, self._port)
+        except OSError as exc:
+            raise DeliveryFailed(f"host {self._host!r} of the MQTT url does not resolve: {exc}") from None
+        private = [a for a in addresses if is_private(a)]
+        if private or not addresses:
+            raise DeliveryFailed(f"{self._host} resolves to the non-public address "
+                                 f"{private[0] if private else '(none)'}", permanent=True)
+        # Connecting to the address just checked keeps a second lookup from pointing elsewhere; TLS needs
+        # the name for certificate verification, so there the check and the connection resolve separately.
+        return self._host if self._tls else addresses[0]
+
+    def _tls_context(self) -> ssl.SSLContext:
+        try:
+            # A private CA replaces the public ones: a broker with a private CA has no public certificate.
+            context = ssl.create_default_context(cadata=self._c.ca_certificate or None)
+        except ssl.SSLError as exc:
+            raise DeliveryFailed(f"ca_certificate is not a PEM certificate: {exc}", permanent=True) from None
+        if self._c.tls_insecure:
+            # As mosquitto_pub --insecure: the broker's name is not checked, its certificate chain still is.
+            context.check_hostname = False
+        context.sslsocket_class = _ClosingSSLSocket
+        return context
+
+    async def _drop(self) -> None:
+        client, self._client = self._client, None
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            await _abandon(watch)
+        if client is not None:
+            await self._discard(client)
+
+    @staticmethod
+    async def _discard(client: aiomqtt.Client) -> None:
+        client.timeout = CLOSE_TIMEOUT_S
+        # The connection is being abandoned: how its goodbye goes changes nothing for the caller.
+        with contextlib.suppress(aiomqtt.MqttError, OSError):
+            await client.__aexit__(None, None, None)
+
+    async def close(self) -> None:
+        await self._drop()
+
+
+async def _abandon(future: asyncio.Future[Any]) -> None:
+    """Cancel `future` if it is still running and wait until it is settled, taking its outcome so asyncio
+    never reports it as unretrieved (a cancelled gather finishes with CancelledError as its exception)."""
+    future.cancel()
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()
+
+
+async def _until_lost(client: aiomqtt.Client) -> None:
+    """Returns when the connection ends: the sink subscribes to nothing, so aiomqtt's message iterator
+    yields nothing and only raises, when the connection is gone (its public way of saying so)."""
+    with contextlib.suppress(aiomqtt.MqttError):
+        async for _ in client.messages:
+            pass
+
+
+def open_sink(credentials: Credentials, settings: SinkSettings, secrets: Sequence[str]) -> MqttSink:
+    assert isinstance(credentials, MqttCredentials)
+    return MqttSink(credentials, settings)
