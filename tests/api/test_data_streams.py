@@ -11,19 +11,14 @@ from typing import Any
 import pytest
 
 from cellstream.clock import ManualClock
-from cellstream.services import Services
 from tests.api.conftest import Api, event, open_test_services, settings_for
 from tests.conftest import need_fixtures
 from tests.contracts.sink_harnesses.webhook import SECRET, WebhookReceiver
 
+# Replaces tests/api/conftest.py's `services` here: these streams deliver to a receiver on 127.0.0.1.
+from tests.streamer.conftest import services  # noqa: F401
+
 BASE = "/api/v2/data_stream"
-
-
-@pytest.fixture
-async def services(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Services]:
-    opened = await open_test_services(settings_for(tmp_path, allow_private_destinations=True), clock)
-    yield opened
-    await opened.close()
 
 
 @pytest.fixture

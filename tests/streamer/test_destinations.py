@@ -46,6 +46,10 @@ def test_documented_defaults() -> None:
     ("Datadog", {"api_key": "k", "region": "MARS"}, "destination.credentials.region"),
     ("KeenIO", {"project_id": "p", "write_key": "w"}, "destination.credentials"),
     ("Mqtt", {"url": "mqtt://h", "qos": 3}, "destination.credentials.qos"),
+    ("Mqtt", {"url": "mqtt://h", "topic": "fleet/{device}"}, "destination.credentials.topic"),
+    ("Mqtt", {"url": "mqtt://h", "topic": "fleet/+/{kind}"}, "destination.credentials.topic"),
+    ("Nats", {"url": "nats://h", "subject": "fleet.>"}, "destination.credentials.subject"),
+    ("Nats", {"url": "nats://h", "subject": "fleet {kind}"}, "destination.credentials.subject"),
     ("Telegraph", {}, "destination.connection_type"),
     ("PubSub", {"cps_topic": "t", "cps_project": "p"}, "destination.connection_type"),
 ])

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
+from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
 from aiohttp import web
 
 from cellstream.clock import ManualClock
@@ -17,23 +16,11 @@ from cellstream.runtime import data_streams
 from cellstream.services import Services
 from cellstream.streamer.model import ERROR, PAUSED, RUNNING, DataStream
 from cellstream.streamer.service import DataStreams
-from tests.api.conftest import event, open_test_services, settings_for
+from tests.api.conftest import event
 from tests.contracts.sink_harnesses.webhook import SECRET, WebhookReceiver
 
 ADMIN = Principal(100, None, 1)
 MINUTE = 60_000
-
-
-@pytest.fixture
-async def services(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Services]:
-    opened = await open_test_services(settings_for(tmp_path, allow_private_destinations=True), clock)
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 class Timeline:
@@ -52,11 +39,23 @@ class Timeline:
         await asyncio.sleep(0)
 
 
-def engine(services: Services, timeline: Timeline) -> DataStreams:
+@asynccontextmanager
+async def running(services: Services, timeline: Timeline, *receivers: WebhookReceiver
+                  ) -> AsyncIterator[DataStreams]:
+    """The delivery engine of organisation 100's streams, sleeping on `timeline`, with `receivers` started;
+    the engine and the receivers are stopped afterwards."""
+    await services.auth.ensure_organisation(100, "Org 100")
     streams = data_streams(services.settings, services.clock, services.events,
                            services.connectivity.resources, services.notifier, sleep=timeline.sleep)
     timeline.streams = streams
-    return streams
+    for receiver in receivers:
+        await receiver.start()
+    try:
+        yield streams
+    finally:
+        await streams.supervisor.close()
+        for receiver in receivers:
+            await receiver.stop()
 
 
 def hook(url: str, size: int = 10) -> dict[str, Any]:
@@ -79,9 +78,7 @@ async def until(predicate: Any, timeout_s: float = 10.0) -> None:
 
 async def test_ten_minutes_of_failure_then_recovery_loses_nothing(services: Services,
                                                                   clock: ManualClock) -> None:
-    await services.auth.ensure_organisation(100, "Org 100")
     timeline = Timeline(clock)
-    streams = engine(services, timeline)
     receiver = WebhookReceiver()
     start = clock.now_ms()
     real_hook = receiver._hook
@@ -92,8 +89,7 @@ async def test_ten_minutes_of_failure_then_recovery_loses_nothing(services: Serv
         return await real_hook(request)
 
     receiver._hook = failing_for_ten_minutes  # type: ignore[method-assign]
-    await receiver.start()
-    try:
+    async with running(services, timeline, receiver) as streams:
         stream = await streams.create(ADMIN, hook(receiver.url, size=7))
         await ingest(services, 1, 50)
         got = await receiver.wait_for(50, timeout_s=20)
@@ -106,9 +102,6 @@ async def test_ten_minutes_of_failure_then_recovery_loses_nothing(services: Serv
         assert stats["delivered"] == 50
         assert stats["failing_since"] is None
         assert clock.now_ms() - start >= 10 * MINUTE  # it took ten minutes of manual time, not of ours
-    finally:
-        await streams.supervisor.close()
-        await receiver.stop()
 
 
 async def _status(streams: DataStreams, stream_id: str, status: int) -> bool:
@@ -117,11 +110,8 @@ async def _status(streams: DataStreams, stream_id: str, status: int) -> bool:
 
 async def test_paused_streams_keep_their_backlog_and_drop_what_outlived_retention(
         services: Services, clock: ManualClock) -> None:
-    await services.auth.ensure_organisation(100, "Org 100")
-    streams = engine(services, Timeline(clock))
     receiver = WebhookReceiver()
-    await receiver.start()
-    try:
+    async with running(services, Timeline(clock), receiver) as streams:
         stream = await streams.create(ADMIN, hook(receiver.url))
         await streams.patch(ADMIN, stream.stream_id, {"status": {"id": PAUSED}})
         await ingest(services, 1, 10)
@@ -135,14 +125,9 @@ async def test_paused_streams_keep_their_backlog_and_drop_what_outlived_retentio
         stats = await streams.stats(ADMIN, stream.stream_id)
         assert stats["dropped"] == 10
         assert stats["dropped_at"] is not None
-    finally:
-        await streams.supervisor.close()
-        await receiver.stop()
 
 
 async def test_one_stuck_destination_does_not_delay_another(services: Services, clock: ManualClock) -> None:
-    await services.auth.ensure_organisation(100, "Org 100")
-    streams = engine(services, Timeline(clock))
     stuck, healthy = WebhookReceiver(), WebhookReceiver()
     never = asyncio.Event()
 
@@ -151,27 +136,20 @@ async def test_one_stuck_destination_does_not_delay_another(services: Services, 
         return web.Response(status=204)
 
     stuck._hook = hang  # type: ignore[method-assign]
-    await stuck.start()
-    await healthy.start()
-    try:
-        await streams.create(ADMIN, hook(stuck.url) | {"name": "stuck"})
-        await streams.create(ADMIN, hook(healthy.url))
-        await ingest(services, 1, 20)
-        got = await healthy.wait_for(20, timeout_s=5)
-        assert [r["id"] for r in got] == list(range(1, 21))
-    finally:
-        never.set()
-        await streams.supervisor.close()
-        await stuck.stop()
-        await healthy.stop()
+    async with running(services, Timeline(clock), stuck, healthy) as streams:
+        try:
+            await streams.create(ADMIN, hook(stuck.url) | {"name": "stuck"})
+            await streams.create(ADMIN, hook(healthy.url))
+            await ingest(services, 1, 20)
+            got = await healthy.wait_for(20, timeout_s=5)
+            assert [r["id"] for r in got] == list(range(1, 21))
+        finally:
+            never.set()
 
 
 async def test_a_deleted_stream_stops_delivering(services: Services, clock: ManualClock) -> None:
-    await services.auth.ensure_organisation(100, "Org 100")
-    streams = engine(services, Timeline(clock))
     receiver = WebhookReceiver()
-    await receiver.start()
-    try:
+    async with running(services, Timeline(clock), receiver) as streams:
         stream = await streams.create(ADMIN, hook(receiver.url))
         await ingest(services, 1, 3)
         await receiver.wait_for(3)
@@ -181,6 +159,3 @@ async def test_a_deleted_stream_stops_delivering(services: Services, clock: Manu
         await asyncio.sleep(0.2)
         assert [r["id"] for r in receiver.records] == [1, 2, 3]
         assert await services.connectivity.resources.view(lambda tx: tx.get(DataStream, stream.id)) is None
-    finally:
-        await streams.supervisor.close()
-        await receiver.stop()

@@ -11,6 +11,7 @@ tested against a real server here, so creating one answers 422 saying they are u
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -119,6 +120,26 @@ SECRET_FIELDS: dict[str, frozenset[str]] = {
 FORMATS = {"S3": "Csv"}  # every other connection type sends Json
 
 
+# The placeholders MQTT topic and NATS subject templates may hold (rendered by streamer.sinks.templates).
+PLACEHOLDERS = ("organisation_id", "event_type_id", "endpoint_id", "stream_id", "kind")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_WILDCARDS = {"Mqtt": ("topic", "+#"), "Nats": ("subject", "*> \t")}
+
+
+def _template_problem(connection_type: str, credentials: Credentials) -> tuple[str, str] | None:
+    """An MQTT topic or NATS subject template that can never render a valid name, caught at creation."""
+    field, wildcards = _WILDCARDS[connection_type]
+    template: str = getattr(credentials, field)
+    unknown = sorted(set(_PLACEHOLDER.findall(template)) - set(PLACEHOLDERS))
+    if unknown:
+        return field, (f"unknown placeholder {{{unknown[0]}}}; use "
+                       + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
+    literal = _PLACEHOLDER.sub("x", template)
+    if any(c in literal for c in wildcards):
+        return field, "must not contain wildcards or white space (only subscriptions use wildcards)"
+    return None
+
+
 def format_of(connection_type: str) -> str:
     return FORMATS.get(connection_type, "Json")
 
@@ -147,6 +168,10 @@ def parse_credentials(connection_type: str, raw: Any, prefix: str = "destination
     except msgspec.ValidationError as exc:
         where, problem = _field_of(str(exc))
         raise Unprocessable.of(f"{prefix}.{where}" if where else prefix, problem) from None
+    if connection_type in _WILDCARDS:
+        found = _template_problem(connection_type, credentials)
+        if found is not None:
+            raise Unprocessable.of(f"{prefix}.{found[0]}", found[1])
     if isinstance(credentials, RestApiCredentials):
         for n, header in enumerate(credentials.headers):
             name, colon, _ = header.partition(":")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from typing import Any, Self
 
@@ -14,15 +13,9 @@ import msgspec
 
 from cellstream.streamer.sinks.base import SinkSettings
 from tests.conftest import need_service
+from tests.e2e.conftest import free_port
 
 HOST, PORT = "127.0.0.1", 1883
-
-
-def unused_port() -> int:
-    """A port nothing listens on (free when asked; nothing here binds it afterwards)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 class Harness:
@@ -66,7 +59,7 @@ class Harness:
         return {"url": f"mqtt://{HOST}:{PORT}", "topic": f"{self.topic}/{{organisation_id}}", "qos": 1}
 
     def broken_credentials(self) -> dict[str, Any]:
-        return {**self.credentials(), "url": f"mqtt://{HOST}:{unused_port()}"}
+        return {**self.credentials(), "url": f"mqtt://{HOST}:{free_port()}"}
 
     async def wait_for(self, expected: int, timeout_s: float = 10.0) -> list[tuple[str, bytes]]:
         """What arrived, once `expected` messages did or `timeout_s` passed."""

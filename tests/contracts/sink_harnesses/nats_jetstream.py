@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import uuid
 from typing import Any, Self
 
@@ -20,15 +19,9 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from cellstream.streamer.sinks.base import SinkSettings
 from tests.conftest import need_service
+from tests.e2e.conftest import free_port
 
 HOST, PORT = "127.0.0.1", 4222
-
-
-def unused_port() -> int:
-    """A port nothing listens on (free when asked; nothing here binds it afterwards)."""
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 class Harness:
@@ -72,7 +65,7 @@ class Harness:
         return {"url": f"nats://{HOST}:{PORT}", "subject": f"{self.subject}.{{organisation_id}}"}
 
     def broken_credentials(self) -> dict[str, Any]:
-        return {**self.credentials(), "url": f"nats://{HOST}:{unused_port()}"}
+        return {**self.credentials(), "url": f"nats://{HOST}:{free_port()}"}
 
     async def stored(self) -> int:
         """How many messages the stream holds."""

@@ -7,48 +7,24 @@ import asyncio
 import csv
 import io
 import time
-import uuid
-from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import urlsplit
+from typing import Any
 
-from aiobotocore.session import get_session
-
-from cellstream.streamer.sinks.base import SinkSettings
-from tests.conftest import need_service
-from tests.streamer.sinks.moto_server import REGION, ROLE_ARN, moto_endpoint
-
-if TYPE_CHECKING:
-    from types_aiobotocore_s3.client import S3Client
+from tests.streamer.sinks.moto_server import REGION, ROLE_ARN, MotoHarness
 
 
-class Harness:
+class Harness(MotoHarness):
     connection_type = "S3"
+    service = "s3"
 
-    def __init__(self) -> None:
-        self.url = moto_endpoint()
-        self.settings = SinkSettings(aws_endpoint_url=self.url, allow_private_destinations=True)
-        self.bucket = f"cellstream-test-{uuid.uuid4().hex[:16]}"
-        self._stack = AsyncExitStack()
-        self._s3: S3Client | None = None
-
-    async def __aenter__(self) -> Self:
-        where = urlsplit(self.url)
-        need_service("moto", where.hostname or "127.0.0.1", where.port or 80)
-        self._s3 = await self._stack.enter_async_context(
-            get_session().create_client("s3", region_name=REGION, endpoint_url=self.url))
-        await self._s3.create_bucket(Bucket=self.bucket,
-                                     CreateBucketConfiguration={"LocationConstraint": REGION})
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._stack.aclose()
+    async def prepare(self) -> None:
+        await self.client.create_bucket(Bucket=self.name,
+                                        CreateBucketConfiguration={"LocationConstraint": REGION})
 
     def credentials(self) -> dict[str, Any]:
-        return {"region": REGION, "bucket_name": self.bucket, "role_arn": ROLE_ARN}
+        return {"region": REGION, "bucket_name": self.name, "role_arn": ROLE_ARN}
 
     def broken_credentials(self) -> dict[str, Any]:
-        return {"region": REGION, "bucket_name": f"{self.bucket}-missing", "role_arn": ROLE_ARN}
+        return {"region": REGION, "bucket_name": f"{self.name}-missing", "role_arn": ROLE_ARN}
 
     async def received_ids(self, expected: int, timeout_s: float = 10.0) -> list[int]:
         deadline = time.monotonic() + timeout_s
@@ -59,13 +35,12 @@ class Harness:
             await asyncio.sleep(0.05)
 
     async def _read_ids(self) -> list[int]:
-        assert self._s3 is not None
         ids: list[int] = []
         keys: list[str] = []
-        async for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+        async for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name):
             keys.extend(item["Key"] for item in page.get("Contents", []))
         for key in sorted(keys):  # S3 lists in key order already; sorting says the order is meant
-            answer = await self._s3.get_object(Bucket=self.bucket, Key=key)
+            answer = await self.client.get_object(Bucket=self.name, Key=key)
             async with answer["Body"] as body:
                 text = (await body.read()).decode()
             ids.extend(int(row["id"]) for row in csv.DictReader(io.StringIO(text, newline="")))

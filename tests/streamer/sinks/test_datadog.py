@@ -1,9 +1,9 @@
-"""The Datadog sink against a local logs intake: request format, regions, limits, what each answer means."""
+"""The Datadog sink against a local logs intake: request format, regions, limits, and the answers only Datadog
+gives; the statuses, timeouts and retries it shares with the Keen sink are in test_http_outcome.py."""
 
 from __future__ import annotations
 
 import gzip
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -21,9 +21,9 @@ from cellstream.streamer.sinks.datadog import (
     DatadogSink,
     chunks,
     intake_url,
-    retry_after_s,
 )
 from tests.contracts.sink_harnesses.base import event_batch
+from tests.streamer.sinks.delivery import failure, padded_batch
 from tests.streamer.sinks.receivers import DatadogReceiver
 
 KEY = "a" * 32
@@ -42,12 +42,6 @@ async def sink(receiver: DatadogReceiver) -> AsyncIterator[DatadogSink]:
         yield opened
     finally:
         await opened.close()
-
-
-def padded_batch(count: int, pad: int) -> Batch:
-    """Records of about `pad` bytes each, with ids 1…count."""
-    records = [msgspec.json.encode({"id": n, "pad": "x" * pad}) for n in range(1, count + 1)]
-    return Batch("c0ffee01", 7, "events", records, 1, count)
 
 
 @pytest.mark.parametrize(("region", "url"), [
@@ -152,33 +146,10 @@ async def test_a_missing_key_is_401_and_permanent(receiver: DatadogReceiver, sin
 
 async def test_a_wrong_key_is_403_and_permanent(receiver: DatadogReceiver) -> None:
     sink = DatadogSink(DatadogCredentials(api_key="b" * 32), SinkSettings(datadog_url=receiver.url))
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 2))
-    finally:
-        await sink.close()
-    assert (failed.value.status, failed.value.permanent) == (403, True)
-    assert "b" * 32 not in failed.value.message
+    failed = await failure(sink, event_batch(1, 2))
+    assert (failed.status, failed.permanent) == (403, True)
+    assert "b" * 32 not in failed.message
     assert receiver.logs == []
-
-
-@pytest.mark.parametrize("status", [400, 404, 413])
-async def test_other_client_errors_are_permanent(receiver: DatadogReceiver, sink: DatadogSink,
-                                                 status: int) -> None:
-    receiver.answer_next(status, headers={"Retry-After": "5"})
-    with pytest.raises(DeliveryFailed) as failed:
-        await sink.deliver(event_batch(1, 2))
-    assert (failed.value.status, failed.value.permanent, failed.value.retry_after_s) == (status, True, None)
-
-
-async def test_429_is_retryable_after_the_given_delay(receiver: DatadogReceiver, sink: DatadogSink) -> None:
-    receiver.answer_next(429, headers={"Retry-After": "7"})
-    with pytest.raises(DeliveryFailed) as failed:
-        await sink.deliver(event_batch(1, 2))
-    assert (failed.value.status, failed.value.permanent, failed.value.retry_after_s) == (429, False, 7.0)
-
-    await sink.deliver(event_batch(1, 2))  # the retry goes through
-    assert [m["id"] for m in receiver.messages()] == [1, 2]
 
 
 async def test_retry_after_may_be_an_http_date(receiver: DatadogReceiver, sink: DatadogSink) -> None:
@@ -188,53 +159,6 @@ async def test_retry_after_may_be_an_http_date(receiver: DatadogReceiver, sink: 
         await sink.deliver(event_batch(1, 2))
     assert failed.value.retry_after_s is not None
     assert 55 <= failed.value.retry_after_s <= 60
-
-
-def test_retry_after_parsing() -> None:
-    assert retry_after_s(None) is None
-    assert retry_after_s("") is None
-    assert retry_after_s(" 3 ") == 3.0
-    assert retry_after_s("-4") == 0.0
-    assert retry_after_s("soon") is None
-    assert retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 30) == 30.0
-    assert retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 + 30) == 0.0
-
-
-@pytest.mark.parametrize("status", [408, 500, 502, 503])
-async def test_timeouts_and_server_errors_are_retryable(receiver: DatadogReceiver, sink: DatadogSink,
-                                                        status: int) -> None:
-    receiver.answer_next(status, body=b"overloaded")
-    with pytest.raises(DeliveryFailed) as failed:
-        await sink.deliver(event_batch(1, 2))
-    assert (failed.value.status, failed.value.permanent, failed.value.retry_after_s) == (status, False, None)
-    assert "overloaded" in failed.value.message
-
-
-async def test_a_slow_intake_is_a_retryable_timeout(receiver: DatadogReceiver) -> None:
-    receiver.delay_s = 5.0
-    sink = DatadogSink(DatadogCredentials(api_key=KEY), SinkSettings(datadog_url=receiver.url), timeout_s=0.2)
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 2))
-    finally:
-        await sink.close()
-    assert not failed.value.permanent
-    assert failed.value.status is None
-    assert "did not answer" in failed.value.message
-
-
-async def test_nothing_listening_is_retryable() -> None:
-    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sink = DatadogSink(DatadogCredentials(api_key=KEY), SinkSettings(datadog_url=f"http://127.0.0.1:{port}"))
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 2))
-    finally:
-        await sink.close()
-    assert not failed.value.permanent
-    assert "could not reach Datadog" in failed.value.message
 
 
 async def test_a_failure_after_a_split_says_what_was_already_accepted(receiver: DatadogReceiver,
@@ -248,16 +172,3 @@ async def test_a_failure_after_a_split_says_what_was_already_accepted(receiver: 
     assert failed.value.retry_after_s == 2.0
     assert "already accepted" in failed.value.message
 
-
-async def test_one_session_reused_then_closed(receiver: DatadogReceiver) -> None:
-    sink = DatadogSink(DatadogCredentials(api_key=KEY), SinkSettings(datadog_url=receiver.url))
-    assert sink._session is None  # nothing opened before the first delivery
-    await sink.deliver(event_batch(1, 2))
-    session = sink._session
-    await sink.deliver(event_batch(3, 2))
-    assert sink._session is session
-    await sink.close()
-    assert session is not None
-    assert session.closed
-    assert sink.max_batch == 1000
-    assert sink.linger_ms == 0

@@ -1,8 +1,8 @@
-"""The Keen sink against a local events API: request format, per-event results, limits, and answers."""
+"""The Keen sink against a local events API: request format, per-event results, limits, and the answers only
+Keen gives; the statuses, timeouts and retries it shares with the Datadog sink are in test_http_outcome.py."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import msgspec
@@ -19,6 +19,7 @@ from cellstream.streamer.sinks.keenio import (
     events_url,
 )
 from tests.contracts.sink_harnesses.base import event_batch
+from tests.streamer.sinks.delivery import failure, padded_batch
 from tests.streamer.sinks.receivers import KeenReceiver, Refusal
 
 PROJECT = "5f0c0ffee0c0ffee0c0ffee0"
@@ -49,11 +50,6 @@ async def sink(receiver: KeenReceiver) -> AsyncIterator[KeenIoSink]:
 
 def stored_ids(receiver: KeenReceiver) -> list[int]:
     return [event["id"] for event in receiver.events.get(COLLECTION, [])]
-
-
-def padded_batch(count: int, pad: int) -> Batch:
-    records = [msgspec.json.encode({"id": n, "pad": "x" * pad}) for n in range(1, count + 1)]
-    return Batch("c0ffee01", 7, "events", records, 1, count)
 
 
 def test_the_url_names_the_project() -> None:
@@ -140,79 +136,16 @@ async def test_an_unreadable_answer_is_retryable(receiver: KeenReceiver, sink: K
 
 async def test_a_wrong_key_is_401_and_permanent(receiver: KeenReceiver) -> None:
     sink = KeenIoSink(credentials(write_key="not-the-key"), SinkSettings(keenio_url=receiver.url))
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 2))
-    finally:
-        await sink.close()
-    assert (failed.value.status, failed.value.permanent, failed.value.retry_after_s) == (401, True, None)
-    assert "InvalidApiKeyError" in failed.value.message
-    assert "not-the-key" not in failed.value.message
+    failed = await failure(sink, event_batch(1, 2))
+    assert (failed.status, failed.permanent, failed.retry_after_s) == (401, True, None)
+    assert "InvalidApiKeyError" in failed.message
+    assert "not-the-key" not in failed.message
 
 
 async def test_an_unknown_project_is_permanent(receiver: KeenReceiver) -> None:
     sink = KeenIoSink(credentials(project_id="elsewhere"), SinkSettings(keenio_url=receiver.url))
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 2))
-    finally:
-        await sink.close()
-    assert (failed.value.status, failed.value.permanent) == (404, True)
-
-
-@pytest.mark.parametrize("status", [400, 403, 413])
-async def test_other_client_errors_are_permanent(receiver: KeenReceiver, sink: KeenIoSink,
-                                                 status: int) -> None:
-    receiver.answer_next(status, headers={"Retry-After": "5"})
-    with pytest.raises(DeliveryFailed) as failed:
-        await sink.deliver(event_batch(1, 2))
-    assert (failed.value.status, failed.value.permanent, failed.value.retry_after_s) == (status, True, None)
-
-
-async def test_429_is_retryable_after_the_given_delay(receiver: KeenReceiver, sink: KeenIoSink) -> None:
-    receiver.answer_next(429, headers={"Retry-After": "60"}, body=b'{"error_code": "TooManyRequestsError"}')
-    with pytest.raises(DeliveryFailed) as failed:
-        await sink.deliver(event_batch(1, 2))
-    assert (failed.value.status, failed.value.permanent, failed.value.retry_after_s) == (429, False, 60.0)
-    assert "TooManyRequestsError" in failed.value.message
-
-    await sink.deliver(event_batch(1, 2))
-    assert stored_ids(receiver) == [1, 2]
-
-
-@pytest.mark.parametrize("status", [408, 500, 503])
-async def test_timeouts_and_server_errors_are_retryable(receiver: KeenReceiver, sink: KeenIoSink,
-                                                        status: int) -> None:
-    receiver.answer_next(status)
-    with pytest.raises(DeliveryFailed) as failed:
-        await sink.deliver(event_batch(1, 2))
-    assert (failed.value.status, failed.value.permanent, failed.value.retry_after_s) == (status, False, None)
-
-
-async def test_a_slow_api_is_a_retryable_timeout(receiver: KeenReceiver) -> None:
-    receiver.delay_s = 5.0
-    sink = KeenIoSink(credentials(), SinkSettings(keenio_url=receiver.url), timeout_s=0.2)
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 2))
-    finally:
-        await sink.close()
-    assert not failed.value.permanent
-    assert "did not answer" in failed.value.message
-
-
-async def test_nothing_listening_is_retryable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sink = KeenIoSink(credentials(), SinkSettings(keenio_url=f"http://127.0.0.1:{port}"))
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 2))
-    finally:
-        await sink.close()
-    assert not failed.value.permanent
-    assert "could not reach Keen" in failed.value.message
+    failed = await failure(sink, event_batch(1, 2))
+    assert (failed.status, failed.permanent) == (404, True)
 
 
 def test_chunks_respect_the_byte_limit() -> None:
@@ -245,15 +178,3 @@ async def test_a_record_over_keens_event_limit_fails_permanently_unsent(receiver
     assert failed.value.permanent
     assert receiver.arrivals == []
 
-
-async def test_one_session_reused_then_closed(receiver: KeenReceiver) -> None:
-    sink = KeenIoSink(credentials(), SinkSettings(keenio_url=receiver.url))
-    assert sink._session is None
-    await sink.deliver(event_batch(1, 2))
-    session = sink._session
-    await sink.deliver(event_batch(3, 2))
-    assert sink._session is session
-    await sink.close()
-    assert session is not None
-    assert session.closed
-    assert stored_ids(receiver) == [1, 2, 3, 4]

@@ -27,17 +27,13 @@ from cellstream.streamer.sinks.kinesis import MAX_RECORD_BYTES, MIB, Entry, Kine
 from tests.conftest import need_fixtures
 from tests.contracts.factory import event
 from tests.contracts.sink_harnesses.base import event_batch
-from tests.streamer.sinks.moto_server import ACCOUNT, REGION, ROLE_ARN, moto_endpoint
+from tests.streamer.sinks.delivery import failure
+from tests.streamer.sinks.moto_server import ACCOUNT, REGION, ROLE_ARN, moto_client
 
 if TYPE_CHECKING:
     from types_aiobotocore_kinesis.client import KinesisClient
 
 STREAM_ID = "c0ffee02"
-
-
-@pytest.fixture(scope="session")
-def moto_url() -> str:
-    return moto_endpoint()
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +44,7 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def admin(moto_url: str) -> AsyncIterator[KinesisClient]:
-    async with get_session().create_client("kinesis", region_name=REGION, endpoint_url=moto_url) as client:
+    async with moto_client("kinesis", moto_url) as client:
         yield client
 
 
@@ -262,14 +258,10 @@ async def test_a_record_over_1_mib_fails_permanently_naming_it(sink: KinesisSink
 async def test_a_missing_stream_fails_permanently(moto_url: str) -> None:
     credentials = KinesisCredentials(region=REGION, stream_name=f"missing-{uuid.uuid4().hex}",
                                      role_arn=ROLE_ARN)
-    sink = open_sink("AwsKinesis", credentials, SinkSettings(aws_endpoint_url=moto_url))
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 3))
-    finally:
-        await sink.close()
-    assert failed.value.permanent
-    assert "ResourceNotFoundException" in failed.value.message
+    failed = await failure(open_sink("AwsKinesis", credentials, SinkSettings(aws_endpoint_url=moto_url)),
+                           event_batch(1, 3))
+    assert failed.permanent
+    assert "ResourceNotFoundException" in failed.message
 
 
 # --- the role -------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""The MQTT sink beyond the shared contract: topic templates, acknowledgements, refusals and reconnecting.
+"""The MQTT sink beyond the shared contract and what it shares with the NATS sink (test_brokers.py): QoS,
+acknowledgements, refusals, TLS and reconnecting.
 
 Most tests use the shared Mosquitto on 127.0.0.1:1883. What that broker is not set up for (passwords, TLS,
-being restarted) runs against a Mosquitto of the test's own on a free port; acknowledgements are checked
-against a minimal broker written here, because a real one acknowledges at once and so cannot show that
-`deliver` waits for the acknowledgement.
+being restarted) runs against a Mosquitto of the test's own on a free port (servers.py); acknowledgements
+are checked against a minimal broker written here, because a real one acknowledges at once and so cannot
+show that `deliver` waits for the acknowledgement.
 """
 
 from __future__ import annotations
@@ -11,35 +12,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import os
-import shutil
-import socket
 import subprocess
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
 import msgspec
 import pytest
 
-from cellstream.streamer.destinations import parse_credentials
-from cellstream.streamer.sinks import open_sink
-from cellstream.streamer.sinks.base import Batch, DeliveryFailed, SinkSettings
+from cellstream.streamer.sinks.base import DeliveryFailed
 from cellstream.streamer.sinks.mqtt import MqttSink
-from tests.conftest import IN_CI
 from tests.contracts.sink_harnesses.base import event_batch
-from tests.contracts.sink_harnesses.mqtt import HOST, Harness, unused_port
+from tests.contracts.sink_harnesses.mqtt import Harness
+from tests.e2e.conftest import free_port
+from tests.streamer.sinks.delivery import delivered, failure, opened
+from tests.streamer.sinks.servers import HOST, Mosquitto, Servers, need_binary
 
-PRIVATE_OK = SinkSettings(allow_private_destinations=True)
-
-
-def mqtt_sink(*, settings: SinkSettings = PRIVATE_OK, **credentials: Any) -> MqttSink:
-    sink = open_sink("Mqtt", parse_credentials("Mqtt", credentials), settings)
-    assert isinstance(sink, MqttSink)
-    return sink
+mqtt_sink = partial(opened, MqttSink, "Mqtt")  # mqtt_sink(url=…, settings=…, other credentials)
 
 
 @pytest.fixture
@@ -52,90 +43,10 @@ def ids(payloads: Sequence[bytes]) -> list[int]:
     return [int(msgspec.json.decode(p)["id"]) for p in payloads]
 
 
-def usage_batch(first_id: int, endpoints: Sequence[int | None], *, org: int = 7) -> Batch:
-    records = [msgspec.json.encode({
-        "id": first_id + n, "cost": 0.01, "traffic_type": {"id": 5, "description": "Data"},
-        "organisation": {"id": org, "name": "Acme"},
-        "endpoint": None if endpoint is None else {"id": endpoint, "name": f"device-{endpoint}"},
-    }) for n, endpoint in enumerate(endpoints)]
-    return Batch("0ddba11a", org, "usage", records, first_id, first_id + len(records) - 1)
-
-
-# --- topics -----------------------------------------------------------------------------------------------
-
-async def test_an_event_topic_has_every_placeholder_filled(harness: Harness) -> None:
-    topic = f"{harness.topic}/{{organisation_id}}/{{event_type_id}}/{{endpoint_id}}/{{stream_id}}/{{kind}}"
-    sink = mqtt_sink(url="mqtt://127.0.0.1:1883", topic=topic)
-    try:
-        await sink.deliver(event_batch(1, 6))
-    finally:
-        await sink.close()
-    arrived = await harness.wait_for(6)
-    # event_batch: event n has type 1 + n % 5 and endpoint 100 + n % 3, organisation 7
-    assert [t for t, _ in arrived] == [f"{harness.topic}/7/{1 + n % 5}/{100 + n % 3}/c0ffee01/events"
-                                       for n in range(6)]
-    assert ids([p for _, p in arrived]) == [1, 2, 3, 4, 5, 6]
-
-
-async def test_a_usage_topic_says_usage_for_the_event_type_and_none_for_a_missing_endpoint(
-        harness: Harness) -> None:
-    sink = mqtt_sink(url="mqtt://127.0.0.1:1883",
-                     topic=f"{harness.topic}/{{organisation_id}}/{{event_type_id}}/{{endpoint_id}}/{{kind}}")
-    try:
-        await sink.deliver(usage_batch(40, [100, None]))
-    finally:
-        await sink.close()
-    arrived = await harness.wait_for(2)
-    assert [t for t, _ in arrived] == [f"{harness.topic}/7/usage/100/usage",
-                                       f"{harness.topic}/7/usage/none/usage"]
-
-
-async def test_a_topic_without_record_fields_never_decodes_the_records(harness: Harness) -> None:
-    # Records that are not JSON pass untouched: only the batch was needed for this topic.
-    batch = Batch("c0ffee01", 7, "usage", [b"not json", b"[1, 2"], 1, 2)
-    sink = mqtt_sink(url="mqtt://127.0.0.1:1883",
-                     topic=f"{harness.topic}/{{stream_id}}/{{kind}}/{{event_type_id}}")
-    try:
-        await sink.deliver(batch)
-    finally:
-        await sink.close()
-    assert await harness.wait_for(2) == [(f"{harness.topic}/c0ffee01/usage/usage", b"not json"),
-                                         (f"{harness.topic}/c0ffee01/usage/usage", b"[1, 2")]
-
-
-@pytest.mark.parametrize(("topic", "says"), [
-    ("cellstream/{organisation}/x", "unknown placeholder(s) {organisation}"),
-    ("cellstream/+/{kind}", "wildcard"),
-    ("cellstream/#", "wildcard"),
-])
-async def test_a_topic_template_that_cannot_work_fails_for_good(topic: str, says: str) -> None:
-    sink = mqtt_sink(url="mqtt://127.0.0.1:1883", topic=topic)
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 2))
-    finally:
-        await sink.close()
-    assert failed.value.permanent
-    assert says in failed.value.message
-
-
-async def test_a_thousand_records_arrive_in_order_in_one_batch(harness: Harness) -> None:
-    sink = mqtt_sink(**harness.credentials())
-    assert sink.max_batch == 1000
-    assert sink.linger_ms == 0
-    try:
-        await sink.deliver(event_batch(1, 1000))
-    finally:
-        await sink.close()
-    assert await harness.received_ids(1000) == list(range(1, 1001))
-
+# --- QoS ------------------------------------------------------------------------------------------------
 
 async def test_qos_2_is_delivered_once(harness: Harness) -> None:
-    sink = mqtt_sink(**{**harness.credentials(), "qos": 2})
-    try:
-        await sink.deliver(event_batch(1, 5))
-    finally:
-        await sink.close()
+    await delivered(mqtt_sink(**{**harness.credentials(), "qos": 2}), event_batch(1, 5))
     assert await harness.received_ids(5) == [1, 2, 3, 4, 5]
 
 
@@ -233,26 +144,9 @@ async def test_qos_0_deliver_needs_no_acknowledgement(holding_broker: tuple[Hold
 # --- failures ---------------------------------------------------------------------------------------------
 
 async def test_nothing_listening_is_a_failure_worth_retrying() -> None:
-    sink = mqtt_sink(url=f"mqtt://{HOST}:{unused_port()}")
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 1))
-    finally:
-        await sink.close()
-    assert not failed.value.permanent
-    assert "cannot connect to the MQTT broker" in failed.value.message
-
-
-@pytest.mark.parametrize("url", ["mqtt://127.0.0.1:1883", "mqtt://localhost:1883"])
-async def test_a_private_broker_is_refused_unless_allowed(url: str) -> None:
-    sink = mqtt_sink(settings=SinkSettings(), url=url)
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 1))
-    finally:
-        await sink.close()
-    assert failed.value.permanent
-    assert "non-public address" in failed.value.message
+    failed = await failure(mqtt_sink(url=f"mqtt://{HOST}:{free_port()}"), event_batch(1, 1))
+    assert not failed.permanent
+    assert "cannot connect to the MQTT broker" in failed.message
 
 
 async def test_a_connection_dropped_by_the_broker_is_replaced_for_the_next_batch(harness: Harness) -> None:
@@ -269,167 +163,78 @@ async def test_a_connection_dropped_by_the_broker_is_replaced_for_the_next_batch
     assert await harness.received_ids(10) == list(range(1, 11))
 
 
-async def test_a_closed_sink_connects_again_when_asked_to_deliver(harness: Harness) -> None:
-    sink = mqtt_sink(**harness.credentials())
-    try:
-        await sink.deliver(event_batch(1, 2))
-        await sink.close()
-        await sink.deliver(event_batch(3, 2))
-    finally:
-        await sink.close()
-    assert await harness.received_ids(4) == [1, 2, 3, 4]
-
-
 # --- a broker of the test's own -------------------------------------------------------------------------
 
-def need_binary(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
-    if found is None:
-        if IN_CI:
-            pytest.fail(f"{name} is required under CI but not installed")
-        pytest.skip(f"{name} not installed")
-    return found
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited: {log.read_text(errors='replace')}")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the server did not listen on {port}: {log.read_text(errors='replace')}")
-
-
-class Mosquitto:
-    """A broker of one test on a free port, configured by `lines`; `stop` and `start` restart it there."""
-
-    def __init__(self, directory: Path, lines: Sequence[str] = ()) -> None:
-        self.port = unused_port()
-        self.log = directory / "mosquitto.log"
-        self.conf = directory / "mosquitto.conf"
-        # As root, mosquitto would switch to the `mosquitto` user, which cannot read the test's files.
-        root = ["user root"] if os.geteuid() == 0 else []
-        self.conf.write_text("\n".join([f"listener {self.port} {HOST}", "persistence false", *root, *lines,
-                                        ""]))
-        self._binary = need_binary("mosquitto")
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self._process = subprocess.Popen([self._binary, "-c", str(self.conf)], stdout=out,
-                                             stderr=subprocess.STDOUT)
-        wait_listening(self.port, self._process, self.log)
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            self._process.wait(10)
-            self._process = None
-
-
 @pytest.fixture
-def own_mosquitto(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
-    started: list[Mosquitto] = []
-
-    def start(*lines: str) -> Mosquitto:
-        directory = tmp_path / f"broker{len(started)}"
-        directory.mkdir()
-        broker = Mosquitto(directory, lines)
-        started.append(broker)
-        broker.start()
-        return broker
-
+async def restarting(servers: Servers) -> AsyncIterator[tuple[Mosquitto, MqttSink]]:
+    """A broker of the test's own and a sink that has delivered a first batch (ids 1-3) to it."""
+    broker = servers.start(Mosquitto, "allow_anonymous true")
+    sink = mqtt_sink(url=f"mqtt://{HOST}:{broker.port}", topic="t/{kind}")
     try:
-        yield start
+        await sink.deliver(event_batch(1, 3))
+        yield broker, sink
     finally:
-        for broker in started:
-            broker.stop()
+        await sink.close()
+
+
+async def received_while(broker: Mosquitto, delivery: Callable[[], Awaitable[None]]) -> list[int]:
+    """The ids of the first three messages a subscriber to the broker gets once `delivery` ran."""
+    async with aiomqtt.Client(HOST, broker.port) as subscriber:
+        await subscriber.subscribe("t/#", qos=1)
+        await delivery()
+        got = []
+        async with asyncio.timeout(5):
+            async for message in subscriber.messages:
+                assert isinstance(message.payload, bytes)
+                got.append(message.payload)
+                if len(got) == 3:
+                    break
+    return ids(got)
 
 
 async def test_a_broker_restart_fails_one_delivery_and_the_next_succeeds(
-        own_mosquitto: Callable[..., Mosquitto]) -> None:
-    broker = own_mosquitto("allow_anonymous true")
-    sink = mqtt_sink(url=f"mqtt://{HOST}:{broker.port}", topic="t/{kind}")
-    try:
-        await sink.deliver(event_batch(1, 3))
-        broker.stop()
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(4, 3))
-        assert not failed.value.permanent
-        broker.start()
-        async with aiomqtt.Client(HOST, broker.port) as subscriber:
-            await subscriber.subscribe("t/#", qos=1)
-            await sink.deliver(event_batch(4, 3))
-            got = []
-            async with asyncio.timeout(5):
-                async for message in subscriber.messages:
-                    assert isinstance(message.payload, bytes)
-                    got.append(message.payload)
-                    if len(got) == 3:
-                        break
-        assert ids(got) == [4, 5, 6]
-    finally:
-        await sink.close()
+        restarting: tuple[Mosquitto, MqttSink]) -> None:
+    broker, sink = restarting
+    broker.stop()
+    failed = await failure(sink, event_batch(4, 3), then_close=False)
+    assert not failed.permanent
+    broker.start()
+    assert await received_while(broker, lambda: sink.deliver(event_batch(4, 3))) == [4, 5, 6]
 
 
 async def test_a_restart_the_sink_has_not_noticed_yet_costs_no_failed_delivery(
-        own_mosquitto: Callable[..., Mosquitto]) -> None:
-    broker = own_mosquitto("allow_anonymous true")
-    sink = mqtt_sink(url=f"mqtt://{HOST}:{broker.port}", topic="t/{kind}")
-    try:
-        await sink.deliver(event_batch(1, 3))
-        # Stopped and started without yielding to the event loop: the sink still holds the old connection
-        # and finds out only while publishing on it, then sends the batch again on a new one.
-        broker.stop()
-        broker.start()
-        async with aiomqtt.Client(HOST, broker.port) as subscriber:
-            await subscriber.subscribe("t/#", qos=1)
-            await asyncio.wait_for(sink.deliver(event_batch(4, 3)), 5)
-            got = []
-            async with asyncio.timeout(5):
-                async for message in subscriber.messages:
-                    assert isinstance(message.payload, bytes)
-                    got.append(message.payload)
-                    if len(got) == 3:
-                        break
-        assert ids(got) == [4, 5, 6]
-    finally:
-        await sink.close()
+        restarting: tuple[Mosquitto, MqttSink]) -> None:
+    broker, sink = restarting
+    # Stopped and started without yielding to the event loop: the sink still holds the old connection
+    # and finds out only while publishing on it, then sends the batch again on a new one.
+    broker.stop()
+    broker.start()
+    assert await received_while(broker, lambda: asyncio.wait_for(sink.deliver(event_batch(4, 3)), 5)) == [
+        4, 5, 6]
 
 
 @pytest.fixture
-def password_broker(own_mosquitto: Callable[..., Mosquitto], tmp_path: Path) -> Mosquitto:
+def password_broker(servers: Servers, tmp_path: Path) -> Mosquitto:
     """A broker that lets in alice with the password secret, and nobody else."""
     passwords = tmp_path / "passwords"
     subprocess.run([need_binary("mosquitto_passwd"), "-b", "-c", str(passwords), "alice", "secret"],
                    check=True, capture_output=True)
-    return own_mosquitto("allow_anonymous false", f"password_file {passwords}")
+    return servers.start(Mosquitto, "allow_anonymous false", f"password_file {passwords}")
 
 
 @pytest.mark.parametrize(("username", "password"), [("alice", "wrong"), (None, None)])
 async def test_refused_credentials_fail_for_good(password_broker: Mosquitto, username: str | None,
                                                  password: str | None) -> None:
-    broker = password_broker
-    sink = mqtt_sink(url=f"mqtt://{HOST}:{broker.port}", username=username, password=password)
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 1))
-    finally:
-        await sink.close()
-    assert failed.value.permanent
-    assert "refused the connection" in failed.value.message
-    assert "authori" in failed.value.message.lower()
+    failed = await failure(mqtt_sink(url=f"mqtt://{HOST}:{password_broker.port}", username=username,
+                                     password=password), event_batch(1, 1))
+    assert failed.permanent
+    assert "refused the connection" in failed.message
+    assert "authori" in failed.message.lower()
 
 
 async def test_the_right_password_is_let_in(password_broker: Mosquitto) -> None:
-    broker = password_broker
-    sink = mqtt_sink(url=f"mqtt://{HOST}:{broker.port}", username="alice", password="secret")
-    try:
-        await sink.deliver(event_batch(1, 2))
-    finally:
-        await sink.close()
+    await delivered(mqtt_sink(url=f"mqtt://{HOST}:{password_broker.port}", username="alice",
+                              password="secret"), event_batch(1, 2))
 
 
 # --- TLS ------------------------------------------------------------------------------------------------
@@ -474,29 +279,23 @@ def make_certificates(directory: Path) -> tuple[str, Path, Path]:
 
 
 @pytest.fixture
-def tls_broker(own_mosquitto: Callable[..., Mosquitto], tmp_path: Path) -> tuple[Mosquitto, str]:
+def tls_broker(servers: Servers, tmp_path: Path) -> tuple[Mosquitto, str]:
     ca_pem, cert_file, key_file = make_certificates(tmp_path)
-    return own_mosquitto(f"certfile {cert_file}", f"keyfile {key_file}", "allow_anonymous true"), ca_pem
+    broker = servers.start(Mosquitto, f"certfile {cert_file}", f"keyfile {key_file}", "allow_anonymous true")
+    return broker, ca_pem
 
 
 async def test_mqtts_with_the_private_ca_delivers(tls_broker: tuple[Mosquitto, str]) -> None:
     broker, ca_pem = tls_broker
     sink = mqtt_sink(url=f"mqtts://localhost:{broker.port}", topic="t/{kind}", ca_certificate=ca_pem)
-    try:
-        await sink.deliver(event_batch(1, 3))
-    finally:
-        await sink.close()
+    await delivered(sink, event_batch(1, 3))
 
 
 async def test_mqtts_without_the_ca_is_refused(tls_broker: tuple[Mosquitto, str]) -> None:
     broker, _ = tls_broker
     sink = mqtt_sink(url=f"mqtts://localhost:{broker.port}", topic="t/{kind}")
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 1))
-    finally:
-        await sink.close()
-    assert "certificate verify failed" in failed.value.message
+    failed = await failure(sink, event_batch(1, 1))
+    assert "certificate verify failed" in failed.message
 
 
 async def test_tls_insecure_skips_only_the_name_check(tls_broker: tuple[Mosquitto, str]) -> None:
@@ -519,11 +318,7 @@ async def test_tls_insecure_skips_only_the_name_check(tls_broker: tuple[Mosquitt
 
 async def test_a_ca_certificate_that_is_not_pem_fails_for_good(tls_broker: tuple[Mosquitto, str]) -> None:
     broker, _ = tls_broker
-    sink = mqtt_sink(url=f"mqtts://localhost:{broker.port}", ca_certificate="-----BEGIN CERTIFICATE-----\nno")
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 1))
-    finally:
-        await sink.close()
-    assert failed.value.permanent
-    assert "ca_certificate" in failed.value.message
+    failed = await failure(mqtt_sink(url=f"mqtts://localhost:{broker.port}",
+                                     ca_certificate="-----BEGIN CERTIFICATE-----\nno"), event_batch(1, 1))
+    assert failed.permanent
+    assert "ca_certificate" in failed.message

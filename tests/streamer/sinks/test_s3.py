@@ -15,18 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pytest
-from aiobotocore.session import get_session
 from moto.sts.models import sts_backends
 
 from cellstream.events.codec import decode_event, encode_event
 from cellstream.streamer.destinations import S3Credentials
 from cellstream.streamer.sinks import open_sink
-from cellstream.streamer.sinks.base import Batch, DeliveryFailed, SinkSettings
+from cellstream.streamer.sinks.base import Batch, SinkSettings
 from cellstream.streamer.sinks.s3 import EVENT_COLUMNS, USAGE_COLUMNS, S3Sink, column_names, render
 from tests.conftest import need_fixtures
 from tests.contracts.factory import event
 from tests.contracts.sink_harnesses.base import event_batch
-from tests.streamer.sinks.moto_server import ACCOUNT, REGION, ROLE_ARN, moto_endpoint
+from tests.e2e.conftest import free_port
+from tests.streamer.sinks.delivery import failure
+from tests.streamer.sinks.moto_server import ACCOUNT, REGION, ROLE_ARN, moto_client
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -34,14 +35,9 @@ if TYPE_CHECKING:
 STREAM = "c0ffee01"
 
 
-@pytest.fixture(scope="session")
-def moto_url() -> str:
-    return moto_endpoint()
-
-
 @pytest.fixture
 async def s3(moto_url: str) -> AsyncIterator[S3Client]:
-    async with get_session().create_client("s3", region_name=REGION, endpoint_url=moto_url) as client:
+    async with moto_client("s3", moto_url) as client:
         yield client
 
 
@@ -274,44 +270,28 @@ async def test_it_assumes_the_role_again_before_the_credentials_expire(sink: S3S
 async def test_a_missing_bucket_fails_permanently(moto_url: str) -> None:
     sink = open_sink("S3", S3Credentials(region=REGION, bucket_name=f"missing-{uuid.uuid4().hex}",
                                          role_arn=ROLE_ARN), SinkSettings(aws_endpoint_url=moto_url))
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 3))
-    finally:
-        await sink.close()
-    assert failed.value.permanent
-    assert failed.value.status == 404
-    assert "NoSuchBucket" in failed.value.message
-    assert "does not exist" in failed.value.message
+    failed = await failure(sink, event_batch(1, 3))
+    assert failed.permanent
+    assert failed.status == 404
+    assert "NoSuchBucket" in failed.message
+    assert "does not exist" in failed.message
 
 
 async def test_a_malformed_role_fails_permanently(moto_url: str, bucket: str) -> None:
     sink = S3Sink(S3Credentials(region=REGION, bucket_name=bucket, role_arn="writer"),
                   SinkSettings(aws_endpoint_url=moto_url))
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 3))
-    finally:
-        await sink.close()
-    assert failed.value.permanent
-    assert "assuming role 'writer'" in failed.value.message
+    failed = await failure(sink, event_batch(1, 3))
+    assert failed.permanent
+    assert "assuming role 'writer'" in failed.message
 
 
 async def test_nothing_listening_is_worth_retrying() -> None:
-    import socket
-
-    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    # A port that was free a moment ago: nothing listens there.
     sink = S3Sink(S3Credentials(region=REGION, bucket_name="some-bucket", role_arn=ROLE_ARN),
-                  SinkSettings(aws_endpoint_url=f"http://127.0.0.1:{port}"))
-    try:
-        with pytest.raises(DeliveryFailed) as failed:
-            await sink.deliver(event_batch(1, 3))
-    finally:
-        await sink.close()
-    assert not failed.value.permanent
-    assert "EndpointConnectionError" in failed.value.message
+                  SinkSettings(aws_endpoint_url=f"http://127.0.0.1:{free_port()}"))
+    failed = await failure(sink, event_batch(1, 3))
+    assert not failed.permanent
+    assert "EndpointConnectionError" in failed.message
 
 
 def test_open_sink_builds_an_s3_sink_from_the_credentials() -> None:

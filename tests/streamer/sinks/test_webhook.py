@@ -13,7 +13,8 @@ from standardwebhooks.webhooks import Webhook
 
 from cellstream.streamer.destinations import parse_credentials
 from cellstream.streamer.sinks.base import DeliveryFailed, SinkSettings
-from cellstream.streamer.sinks.webhook import WebhookSink, retry_after_s
+from cellstream.streamer.sinks.http_outcome import retry_after_s
+from cellstream.streamer.sinks.webhook import WebhookSink
 from tests.contracts.sink_harnesses.base import event_batch
 from tests.contracts.sink_harnesses.webhook import SECRET, WebhookReceiver
 
@@ -89,7 +90,7 @@ async def test_cloudevents_structured_and_batch(receiver: WebhookReceiver) -> No
 
 @pytest.mark.parametrize(("status", "permanent"), [
     (301, True), (400, True), (401, True), (404, True), (410, True),
-    (408, False), (429, False), (500, False), (502, False), (503, False)])
+    (408, False), (425, False), (429, False), (500, False), (502, False), (503, False)])
 async def test_outcomes(receiver: WebhookReceiver, status: int, permanent: bool) -> None:
     receiver.answers = [status]
     failing = sink(receiver.url)

@@ -24,9 +24,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import io
-import time
-from collections.abc import Mapping, Sequence
-from email.utils import parsedate_to_datetime
+from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
@@ -34,6 +32,7 @@ import msgspec
 
 from cellstream.streamer.destinations import Credentials, DatadogCredentials
 from cellstream.streamer.sinks.base import Batch, DeliveryFailed, Sink, SinkSettings
+from cellstream.streamer.sinks.http_outcome import in_part, reaching, refusal
 
 SITES = {  # region -> Datadog site; the intake host is http-intake.logs.<site>
     "US": "datadoghq.com",
@@ -54,7 +53,6 @@ TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 # Compressing a few hundred kilobytes takes milliseconds; beyond that the event loop should not wait on it.
 GZIP_IN_THREAD_BYTES = 256 * 1024
-ERROR_SNIPPET_CHARS = 300
 
 
 def intake_url(region: str, settings: SinkSettings) -> str:
@@ -115,34 +113,6 @@ def chunks(sizes: Sequence[int], max_count: int, max_bytes: int) -> list[tuple[i
     return out
 
 
-def retry_after_s(value: str | None, now: float | None = None) -> float | None:
-    """HTTP Retry-After (delay-seconds or an HTTP-date) in seconds from now; None if absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # an HTTP-date is GMT by definition
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def refusal(service: str, status: int, headers: Mapping[str, str], body: str) -> DeliveryFailed:
-    """A non-2xx answer as DeliveryFailed: 408, 429 and 5xx are worth retrying (honouring Retry-After);
-    any other status says the request or its credentials are wrong, which a retry cannot mend."""
-    retryable = status in (408, 429) or status >= 500
-    snippet = " ".join(body.split())[:ERROR_SNIPPET_CHARS]
-    return DeliveryFailed(f"{service} answered HTTP {status}" + (f": {snippet}" if snippet else ""),
-                          status=status, permanent=not retryable,
-                          retry_after_s=retry_after_s(headers.get("Retry-After")) if retryable else None)
-
-
 class DatadogSink:
     def __init__(self, credentials: DatadogCredentials, settings: SinkSettings, *,
                  timeout_s: float = TIMEOUT_S) -> None:
@@ -173,19 +143,15 @@ class DatadogSink:
             except DeliveryFailed as exc:
                 if len(ranges) == 1:
                     raise
-                where = f"records {start}-{end - 1} of {len(entries)}"
-                if start:
-                    where += f"; records 0-{start - 1} were already accepted and a retry sends them again"
-                raise DeliveryFailed(f"{exc.message} ({where})", status=exc.status, permanent=exc.permanent,
-                                     retry_after_s=exc.retry_after_s) from None
+                raise in_part(exc, start, end, len(entries), "accepted") from None
 
     async def _post(self, body: bytes) -> None:
         compressed = (await asyncio.to_thread(gzip.compress, body, 6, mtime=0)
                       if len(body) > GZIP_IN_THREAD_BYTES else gzip.compress(body, 6, mtime=0))
         headers = {"DD-API-KEY": self._api_key, "Content-Type": "application/json",
                    "Content-Encoding": "gzip", "Accept": "application/json"}
-        try:
-            # A BytesIO, not bytes: aiohttp writes a multi-megabyte body in pieces, yielding in between.
+        # A BytesIO, not bytes: aiohttp writes a multi-megabyte body in pieces, yielding in between.
+        with reaching("Datadog", self.url, self._timeout.total):
             async with self._client().post(self.url, data=io.BytesIO(compressed), headers=headers,
                                            allow_redirects=False) as response:
                 if 200 <= response.status < 300:
@@ -193,11 +159,6 @@ class DatadogSink:
                     return
                 failure = refusal("Datadog", response.status, response.headers,
                                   await response.text(errors="replace"))
-        except TimeoutError:
-            raise DeliveryFailed(f"Datadog did not answer within {self._timeout.total:g} s") from None
-        except aiohttp.ClientError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise DeliveryFailed(f"could not reach Datadog at {self.url}: {reason}") from None
         raise failure
 
     def _client(self) -> aiohttp.ClientSession:

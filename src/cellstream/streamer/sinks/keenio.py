@@ -20,9 +20,7 @@ delivery permanently, as Keen would refuse it on every retry.
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Mapping, Sequence
-from email.utils import parsedate_to_datetime
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +29,7 @@ import msgspec
 
 from cellstream.streamer.destinations import Credentials, KeenIoCredentials
 from cellstream.streamer.sinks.base import Batch, DeliveryFailed, Sink, SinkSettings
+from cellstream.streamer.sinks.http_outcome import in_part, reaching, refusal
 
 BASE_URL = "https://api.keen.io"
 MAX_PAYLOAD_BYTES = 10_000_000
@@ -41,7 +40,6 @@ INVALID_EVENT_ERRORS = frozenset({"InvalidCollectionNameError", "InvalidProperty
 USER_AGENT = "cellstream-data-streamer"
 TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
-ERROR_SNIPPET_CHARS = 300
 REFUSALS_NAMED = 5  # enough to act on; a batch of thousands refused for one reason need not list them all
 
 
@@ -64,34 +62,6 @@ def chunks(sizes: Sequence[int], max_bytes: int, overhead: int) -> list[tuple[in
     if start < len(sizes):
         out.append((start, len(sizes)))
     return out
-
-
-def retry_after_s(value: str | None, now: float | None = None) -> float | None:
-    """HTTP Retry-After (delay-seconds or an HTTP-date) in seconds from now; None if absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # an HTTP-date is GMT by definition
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def refusal(status: int, headers: Mapping[str, str], body: str) -> DeliveryFailed:
-    """A non-2xx answer: 408, 429 and 5xx are worth retrying (honouring Retry-After); any other status says
-    the request or its credentials are wrong, which a retry cannot mend."""
-    retryable = status in (408, 429) or status >= 500
-    snippet = " ".join(body.split())[:ERROR_SNIPPET_CHARS]
-    return DeliveryFailed(f"Keen answered HTTP {status}" + (f": {snippet}" if snippet else ""),
-                          status=status, permanent=not retryable,
-                          retry_after_s=retry_after_s(headers.get("Retry-After")) if retryable else None)
 
 
 def _record_id(record: bytes) -> Any:
@@ -135,28 +105,19 @@ class KeenIoSink:
             except DeliveryFailed as exc:
                 if len(ranges) == 1:
                     raise
-                where = f"records {start}-{end - 1} of {len(records)}"
-                if start:
-                    where += f"; records 0-{start - 1} were already stored and a retry sends them again"
-                raise DeliveryFailed(f"{exc.message} ({where})", status=exc.status, permanent=exc.permanent,
-                                     retry_after_s=exc.retry_after_s) from None
+                raise in_part(exc, start, end, len(records), "stored") from None
 
     async def _post(self, records: Sequence[bytes], offset: int) -> None:
         body = self._head + b",".join(records) + b"]}"
         headers = {"Authorization": self._write_key, "Content-Type": "application/json",
                    "Accept": "application/json"}
-        try:
-            # A BytesIO, not bytes: aiohttp writes a multi-megabyte body in pieces, yielding in between.
+        # A BytesIO, not bytes: aiohttp writes a multi-megabyte body in pieces, yielding in between.
+        with reaching("Keen", self.url, self._timeout.total):
             async with self._client().post(self.url, data=io.BytesIO(body), headers=headers,
                                            allow_redirects=False) as response:
                 text = await response.text(errors="replace")
                 if not 200 <= response.status < 300:
-                    raise refusal(response.status, response.headers, text)
-        except TimeoutError:
-            raise DeliveryFailed(f"Keen did not answer within {self._timeout.total:g} s") from None
-        except aiohttp.ClientError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise DeliveryFailed(f"could not reach Keen at {self.url}: {reason}") from None
+                    raise refusal("Keen", response.status, response.headers, text)
         self._check_results(text, records, offset)
 
     def _check_results(self, text: str, records: Sequence[bytes], offset: int) -> None:

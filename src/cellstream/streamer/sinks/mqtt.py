@@ -27,20 +27,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import ssl
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiomqtt
-import msgspec
 import paho.mqtt.client as paho
 from paho.mqtt.reasoncodes import ReasonCode
 
-from cellstream.streamer.addresses import is_private, resolve
 from cellstream.streamer.destinations import Credentials, MqttCredentials
 from cellstream.streamer.sinks.base import Batch, DeliveryFailed, SinkSettings
+from cellstream.streamer.sinks.brokers import (
+    BrokerUrl,
+    Lost,
+    abandon,
+    checked_names,
+    public_address,
+    send_once_more_if_idle,
+)
+from cellstream.streamer.sinks.templates import Template
 
 MAX_BATCH = 1000
 TIMEOUT_S = 10.0  # connect, and each acknowledgement (plus the allowance below)
@@ -56,72 +61,7 @@ LOST = {paho.MQTT_ERR_NO_CONN, paho.MQTT_ERR_CONN_LOST}
 TIMED_OUT = "Operation timed out"  # aiomqtt's only way of saying so: a plain MqttError with this text
 
 
-# --- topic templates (the NATS sink has the same rules for its subjects) ---------------------------------
-
-PLACEHOLDERS = ("organisation_id", "event_type_id", "endpoint_id", "stream_id", "kind")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-
-
-class _Ref(msgspec.Struct):
-    id: int | str | None = None
-
-
-class _Fields(msgspec.Struct):
-    """The only parts of a record a template can use; msgspec skips everything else while decoding."""
-
-    organisation: _Ref | None = None
-    event_type: _Ref | None = None
-    endpoint: _Ref | None = None
-
-
-_decode_fields = msgspec.json.Decoder(_Fields).decode
-
-
-def _id(ref: _Ref | None) -> str:
-    return "none" if ref is None or ref.id is None else str(ref.id)
-
-
-class TopicTemplate:
-    """A topic template, split once into literal text and placeholder names."""
-
-    def __init__(self, template: str) -> None:
-        self.template = template
-        self._parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, …, literal
-        names = set(self._parts[1::2])
-        unknown = sorted(names - set(PLACEHOLDERS))
-        self.problem: str | None = None
-        if unknown:
-            self.problem = (f"topic template {template!r} has unknown placeholder(s) "
-                            f"{', '.join('{' + u + '}' for u in unknown)}; use "
-                            f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}")
-        self._names = names
-
-    def _join(self, values: dict[str, str]) -> str:
-        parts = self._parts[:]
-        parts[1::2] = [values[name] for name in self._parts[1::2]]
-        return "".join(parts)
-
-    def render(self, batch: Batch) -> list[str]:
-        """The topic of each record of `batch`."""
-        values = {"stream_id": batch.stream_id, "kind": batch.kind}
-        if batch.kind == "usage":
-            values["event_type_id"] = "usage"
-        if self._names <= values.keys():
-            return [self._join(values)] * len(batch.records)
-        topics = []
-        for n, record in enumerate(batch.records):
-            try:
-                fields = _decode_fields(record)
-            except msgspec.DecodeError as exc:
-                raise DeliveryFailed(f"record {n} of batch {batch.delivery_id} is not a JSON object with the "
-                                     f"fields the topic template needs: {exc}", permanent=True) from None
-            values["organisation_id"] = _id(fields.organisation)
-            values["endpoint_id"] = _id(fields.endpoint)
-            if batch.kind == "events":
-                values["event_type_id"] = _id(fields.event_type)
-            topics.append(self._join(values))
-        return topics
-
+# --- topics: the template renders them (templates.py), MQTT's rules decide which are valid -------------
 
 def _topic_problem(topic: str) -> str | None:
     if not topic:
@@ -150,33 +90,16 @@ class _ClosingSSLSocket(ssl.SSLSocket):
             raise
 
 
-class _Lost(Exception):
-    """The connection was gone before or while the batch was published."""
-
-    def __init__(self, failure: DeliveryFailed) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-
-
 class MqttSink:
     def __init__(self, credentials: MqttCredentials, settings: SinkSettings) -> None:
         self._c = credentials
         self._private_ok = settings.allow_private_destinations
-        self._template = TopicTemplate(credentials.topic)
+        self._template = Template(credentials.topic, "topic", _topic_problem)
         self._client: aiomqtt.Client | None = None
         self._watch: asyncio.Task[None] | None = None  # ends when the client's connection does
-        self._problem = self._template.problem
-        parts = urlsplit(credentials.url)
-        self._host = parts.hostname or ""
-        self._port, self._tls = SCHEMES.get(parts.scheme, (0, False))
-        try:
-            self._port = parts.port or self._port
-        except ValueError:
-            self._problem = f"url {credentials.url!r} has an invalid port"
-        if parts.scheme not in SCHEMES:
-            self._problem = f"url {credentials.url!r} must start with mqtt:// or mqtts://"
-        elif not self._host:
-            self._problem = f"url {credentials.url!r} has no host"
+        url = BrokerUrl.parse(credentials.url, SCHEMES)
+        self._host, self._port, self._tls = url.host, url.port, url.tls
+        self._problem = url.problem or self._template.problem
 
     @property
     def max_batch(self) -> int:
@@ -193,28 +116,10 @@ class MqttSink:
     async def deliver(self, batch: Batch) -> None:
         if not batch.records:
             return
-        if self._problem:
-            raise DeliveryFailed(self._problem, permanent=True)
-        if len(batch.records) > MAX_BATCH:
-            raise DeliveryFailed(f"{len(batch.records)} records exceed the batch limit {MAX_BATCH}",
-                                 permanent=True)
-        topics = self._template.render(batch)
-        for topic in set(topics):
-            problem = _topic_problem(topic)
-            if problem:
-                raise DeliveryFailed(f"topic {topic!r} (from template {self._c.topic!r}) {problem}",
-                                     permanent=True)
+        topics = checked_names(batch, self._template, self._problem, MAX_BATCH)
         reused = self._client is not None and self._watch is not None and not self._watch.done()
-        try:
-            await self._publish(topics, batch.records)
-        except _Lost as lost:
-            if not reused:
-                raise lost.failure from None
-            # The broker closed the connection while it sat idle; a fresh one will most likely work.
-            try:
-                await self._publish(topics, batch.records)
-            except _Lost as again:
-                raise again.failure from None
+        # Sending again leaves duplicates at worst, which QoS 1 allows anyway.
+        await send_once_more_if_idle(lambda: self._publish(topics, batch.records), reused=reused)
 
     async def _publish(self, topics: Sequence[str], records: Sequence[bytes]) -> None:
         client = await self._connected()
@@ -236,10 +141,10 @@ class MqttSink:
             await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         finally:
             lost = not publishing.done()
-            await _abandon(publishing)  # a no-op when every publish finished
+            await abandon(publishing)  # a no-op when every publish finished
         if lost:
             await self._drop()
-            raise _Lost(DeliveryFailed(f"the connection to the {self._where} was lost while publishing"))
+            raise Lost(DeliveryFailed(f"the connection to the {self._where} was lost while publishing"))
         results = publishing.result()
         failures = [r for r in results if isinstance(r, BaseException)]
         if not failures:
@@ -248,8 +153,8 @@ class MqttSink:
         first = failures[0]
         acked = len(results) - len(failures)
         if isinstance(first, aiomqtt.MqttCodeError) and first.rc in LOST:
-            raise _Lost(DeliveryFailed(f"the connection to the {self._where} was lost "
-                                       f"({acked} of {len(records)} messages acknowledged): {first}"))
+            raise Lost(DeliveryFailed(f"the connection to the {self._where} was lost "
+                                      f"({acked} of {len(records)} messages acknowledged): {first}"))
         if isinstance(first, aiomqtt.MqttError):
             raise DeliveryFailed(f"publishing to the {self._where} failed ({acked} of {len(records)} "
                                  f"messages acknowledged): {first}") from None
@@ -293,17 +198,10 @@ class MqttSink:
         """The host to connect to: checked to be public unless private destinations are allowed."""
         if self._private_ok:
             return self._host
-        try:
-            addresses = await resolve(self._host, self._port)
-        except OSError as exc:
-            raise DeliveryFailed(f"host {self._host!r} of the MQTT url does not resolve: {exc}") from None
-        private = [a for a in addresses if is_private(a)]
-        if private or not addresses:
-            raise DeliveryFailed(f"{self._host} resolves to the non-public address "
-                                 f"{private[0] if private else '(none)'}", permanent=True)
-        # Connecting to the address just checked keeps a second lookup from pointing elsewhere; TLS needs
-        # the name for certificate verification, so there the check and the connection resolve separately.
-        return self._host if self._tls else addresses[0]
+        address = await public_address(self._host, self._port, "MQTT")
+        # TLS needs the name for certificate verification, so there the check and the connection resolve
+        # separately.
+        return self._host if self._tls else address
 
     def _tls_context(self) -> ssl.SSLContext:
         try:
@@ -321,7 +219,7 @@ class MqttSink:
         client, self._client = self._client, None
         watch, self._watch = self._watch, None
         if watch is not None:
-            await _abandon(watch)
+            await abandon(watch)
         if client is not None:
             await self._discard(client)
 
@@ -334,15 +232,6 @@ class MqttSink:
 
     async def close(self) -> None:
         await self._drop()
-
-
-async def _abandon(future: asyncio.Future[Any]) -> None:
-    """Cancel `future` if it is still running and wait until it is settled, taking its outcome so asyncio
-    never reports it as unretrieved (a cancelled gather finishes with CancelledError as its exception)."""
-    future.cancel()
-    await asyncio.wait([future])
-    if not future.cancelled():
-        future.exception()
 
 
 async def _until_lost(client: aiomqtt.Client) -> None:

@@ -27,96 +27,36 @@ allowed are permanent; refused connections, timeouts and dropped connections are
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
-import msgspec
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from cellstream.streamer.addresses import is_private, resolve
 from cellstream.streamer.destinations import Credentials, NatsCredentials
 from cellstream.streamer.sinks.base import Batch, DeliveryFailed, SinkSettings
+from cellstream.streamer.sinks.brokers import (
+    BrokerUrl,
+    Lost,
+    abandon,
+    checked_names,
+    public_address,
+    send_once_more_if_idle,
+)
+from cellstream.streamer.sinks.templates import Template
 
 MAX_BATCH = 1000
 CONNECT_TIMEOUT_S = 5
 ACK_TIMEOUT_S = 10.0  # for all acknowledgements of a batch, counted from the last publish
-SCHEMES = {"nats": False, "tls": True}
+SCHEMES = {"nats": (4222, False), "tls": (4222, True)}
 MESSAGE_TOO_LARGE = 10054  # JetStream's error code: the stream's max_msg_size is below the record's size
 REFUSED_FOR_GOOD = ("authorization violation", "authentication expired")  # compared in lower case
 
 
-# --- subject templates (the MQTT sink has the same rules for its topics) ---------------------------------
-
-PLACEHOLDERS = ("organisation_id", "event_type_id", "endpoint_id", "stream_id", "kind")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-
-
-class _Ref(msgspec.Struct):
-    id: int | str | None = None
-
-
-class _Fields(msgspec.Struct):
-    """The only parts of a record a template can use; msgspec skips everything else while decoding."""
-
-    organisation: _Ref | None = None
-    event_type: _Ref | None = None
-    endpoint: _Ref | None = None
-
-
-_decode_fields = msgspec.json.Decoder(_Fields).decode
-
-
-def _id(ref: _Ref | None) -> str:
-    return "none" if ref is None or ref.id is None else str(ref.id)
-
-
-class SubjectTemplate:
-    """A subject template, split once into literal text and placeholder names."""
-
-    def __init__(self, template: str) -> None:
-        self.template = template
-        self._parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, …, literal
-        names = set(self._parts[1::2])
-        unknown = sorted(names - set(PLACEHOLDERS))
-        self.problem: str | None = None
-        if unknown:
-            self.problem = (f"subject template {template!r} has unknown placeholder(s) "
-                            f"{', '.join('{' + u + '}' for u in unknown)}; use "
-                            f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}")
-        self._names = names
-
-    def _join(self, values: dict[str, str]) -> str:
-        parts = self._parts[:]
-        parts[1::2] = [values[name] for name in self._parts[1::2]]
-        return "".join(parts)
-
-    def render(self, batch: Batch) -> list[str]:
-        """The subject of each record of `batch`."""
-        values = {"stream_id": batch.stream_id, "kind": batch.kind}
-        if batch.kind == "usage":
-            values["event_type_id"] = "usage"
-        if self._names <= values.keys():
-            return [self._join(values)] * len(batch.records)
-        subjects = []
-        for n, record in enumerate(batch.records):
-            try:
-                fields = _decode_fields(record)
-            except msgspec.DecodeError as exc:
-                raise DeliveryFailed(f"record {n} of batch {batch.delivery_id} is not a JSON object with the "
-                                     f"fields the subject template needs: {exc}", permanent=True) from None
-            values["organisation_id"] = _id(fields.organisation)
-            values["endpoint_id"] = _id(fields.endpoint)
-            if batch.kind == "events":
-                values["event_type_id"] = _id(fields.event_type)
-            subjects.append(self._join(values))
-        return subjects
-
+# --- subjects: the template renders them (templates.py), NATS's rules decide which are valid -----------
 
 def _subject_problem(subject: str) -> str | None:
     if any(c.isspace() for c in subject):
@@ -132,32 +72,14 @@ def _subject_problem(subject: str) -> str | None:
 # --- the sink ------------------------------------------------------------------------------------------
 
 
-class _Lost(Exception):  # a signal inside this module, never raised out of it
-    """The connection was gone while the batch was published."""
-
-    def __init__(self, failure: DeliveryFailed) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-
-
 class NatsSink:
     def __init__(self, credentials: NatsCredentials, settings: SinkSettings) -> None:
         self._c = credentials
         self._private_ok = settings.allow_private_destinations
-        self._template = SubjectTemplate(credentials.subject)
-        self._problem = self._template.problem
-        parts = urlsplit(credentials.url)
-        self._host = parts.hostname or ""
-        self._tls = SCHEMES.get(parts.scheme, False)
-        self._port = 4222
-        try:
-            self._port = parts.port or 4222
-        except ValueError:
-            self._problem = f"url {credentials.url!r} has an invalid port"
-        if parts.scheme not in SCHEMES:
-            self._problem = f"url {credentials.url!r} must start with nats:// or tls://"
-        elif not self._host:
-            self._problem = f"url {credentials.url!r} has no host"
+        self._template = Template(credentials.subject, "subject", _subject_problem)
+        url = BrokerUrl.parse(credentials.url, SCHEMES)
+        self._host, self._port, self._tls = url.host, url.port, url.tls
+        self._problem = url.problem or self._template.problem
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         # Set by the client's callbacks: the connection closed, or the server refused something.
@@ -180,29 +102,10 @@ class NatsSink:
     async def deliver(self, batch: Batch) -> None:
         if not batch.records:
             return
-        if self._problem:
-            raise DeliveryFailed(self._problem, permanent=True)
-        if len(batch.records) > MAX_BATCH:
-            raise DeliveryFailed(f"{len(batch.records)} records exceed the batch limit {MAX_BATCH}",
-                                 permanent=True)
-        subjects = self._template.render(batch)
-        for subject in set(subjects):
-            problem = _subject_problem(subject)
-            if problem:
-                raise DeliveryFailed(f"subject {subject!r} (from template {self._c.subject!r}) {problem}",
-                                     permanent=True)
+        subjects = checked_names(batch, self._template, self._problem, MAX_BATCH)
         reused = self._nc is not None and self._nc.is_connected
-        try:
-            await self._publish(batch, subjects)
-        except _Lost as lost:
-            if not reused:
-                raise lost.failure from None
-            # Lost mid-batch on a connection that had been idle: the message ids make sending it all
-            # again on a fresh connection safe, and it most likely works.
-            try:
-                await self._publish(batch, subjects)
-            except _Lost as again:
-                raise again.failure from None
+        # The message ids make sending the whole batch again safe.
+        await send_once_more_if_idle(lambda: self._publish(batch, subjects), reused=reused)
 
     async def _publish(self, batch: Batch, subjects: Sequence[str]) -> None:
         js = await self._connected()
@@ -220,7 +123,7 @@ class NatsSink:
                                  permanent=True) from None
         except (nats.errors.ConnectionClosedError, nats.errors.OutboundBufferLimitError) as exc:
             await self._drop()
-            raise _Lost(DeliveryFailed(f"the connection to the {self._where} was lost: {exc}")) from None
+            raise Lost(DeliveryFailed(f"the connection to the {self._where} was lost: {exc}")) from None
         finally:
             _settle(pending)
         failed = next(((n, r) for n, r in enumerate(results) if isinstance(r, BaseException)), None)
@@ -245,8 +148,8 @@ class NatsSink:
         try:
             done, _ = await asyncio.wait(either, timeout=ACK_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            await _abandon(trouble)
-            await _abandon(acks)  # a no-op when they all came; else stops waiting for the rest
+            await abandon(trouble)
+            await abandon(acks)  # a no-op when they all came; else stops waiting for the rest
         if acks in done:
             return acks.result()
         acked = sum(1 for f in pending if f.done() and not f.cancelled() and f.exception() is None)
@@ -255,8 +158,8 @@ class NatsSink:
             raise DeliveryFailed(f"the {self._where} refused: {self._refusal} ({progress})", permanent=True)
         if trouble in done:
             await self._drop()
-            raise _Lost(DeliveryFailed(f"the connection to the {self._where} was lost ({progress}): "
-                                       f"{self._last_error or 'closed'}"))
+            raise Lost(DeliveryFailed(f"the connection to the {self._where} was lost ({progress}): "
+                                      f"{self._last_error or 'closed'}"))
         raise DeliveryFailed(f"JetStream did not acknowledge within {ACK_TIMEOUT_S:g} s ({progress})")
 
     async def _no_stream(self, subject: str, progress: str) -> DeliveryFailed:
@@ -323,15 +226,8 @@ class NatsSink:
         scheme = "tls" if self._tls else "nats"
         if self._private_ok:
             return f"{scheme}://{_netloc(self._host, self._port)}", None
-        try:
-            addresses = await resolve(self._host, self._port)
-        except OSError as exc:
-            raise DeliveryFailed(f"host {self._host!r} of the NATS url does not resolve: {exc}") from None
-        private = [a for a in addresses if is_private(a)]
-        if private or not addresses:
-            raise DeliveryFailed(f"{self._host} resolves to the non-public address "
-                                 f"{private[0] if private else '(none)'}", permanent=True)
-        return f"{scheme}://{_netloc(addresses[0], self._port)}", self._host if self._tls else None
+        address = await public_address(self._host, self._port, "NATS")
+        return f"{scheme}://{_netloc(address, self._port)}", self._host if self._tls else None
 
     async def _drop(self) -> None:
         nc, self._nc, self._js = self._nc, None, None
@@ -344,15 +240,6 @@ class NatsSink:
 
 def _netloc(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-async def _abandon(future: asyncio.Future[Any]) -> None:
-    """Cancel `future` if it is still running and wait until it is settled, taking its outcome so asyncio
-    never reports it as unretrieved (a cancelled gather finishes with CancelledError as its exception)."""
-    future.cancel()
-    await asyncio.wait([future])
-    if not future.cancelled():
-        future.exception()
 
 
 def _settle(futures: Sequence[asyncio.Future[PubAck]]) -> None:

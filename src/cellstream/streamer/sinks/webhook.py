@@ -7,7 +7,7 @@ secret is still valid the signature header carries one signature per secret, so 
 either accepts it. The `standardwebhooks` package computes the signatures, the same code receivers use
 to verify them.
 
-Outcomes: 2xx acknowledges; 408, 429 and 5xx are retried (honouring Retry-After); other 3xx and 4xx are
+Outcomes: 2xx acknowledges; 408, 425, 429 and 5xx are retried (honouring Retry-After); other 3xx and 4xx are
 permanent failures (the configuration is wrong: redirects are not followed, a 404 will not heal itself);
 timeouts and connection errors are retried.
 """
@@ -18,7 +18,6 @@ import asyncio
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -30,9 +29,11 @@ from standardwebhooks.webhooks import Webhook
 
 from cellstream.streamer.addresses import is_private
 from cellstream.streamer.destinations import Credentials, RestApiCredentials
+from cellstream.streamer.sinks import http_outcome
 from cellstream.streamer.sinks.base import Batch, DeliveryFailed, SinkSettings
 
-RETRYABLE = {408, 425, 429}
+# 425 Too Early: the receiver wants the same request again later, which is what a retry is.
+RETRYABLE = http_outcome.RETRYABLE | {425}
 USER_AGENT = "Cellstream-DataStreamer/1"
 
 
@@ -55,19 +56,6 @@ class PublicResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _cloud_event(record: bytes, batch: Batch) -> CloudEvent:
@@ -174,8 +162,9 @@ class WebhookSink:
         if 200 <= status < 300:
             return
         message = f"{self._c.method} {self._c.url} answered {status} {reason}: {text}".strip()
-        if status in RETRYABLE or status >= 500:
-            raise DeliveryFailed(message, status=status, retry_after_s=retry_after_s(retry_after))
+        if http_outcome.retryable(status, RETRYABLE):
+            wait = http_outcome.retry_after_s(retry_after)
+            raise DeliveryFailed(message, status=status, retry_after_s=wait)
         raise DeliveryFailed(message, status=status, permanent=True)
 
     async def close(self) -> None:
