@@ -12,7 +12,8 @@ from bench.figures import RESULTS, Figure, merge, table
 from bench.machine import Snapshot
 
 BENCHMARKS: dict[str, str] = {"ingest": "bench.ingest", "api": "bench.event_api", "policy": "bench.policy",
-                             "simulator": "bench.simulator", "streamer": "bench.streamer"}
+                             "simulator": "bench.simulator", "streamer": "bench.streamer",
+                             "automations": "bench.automations"}
 
 
 def main(argv: list[str]) -> int:

@@ -2,7 +2,8 @@
 a process of its own so it never competes with the sender for the GIL. It counts requests and records
 and, when asked, notes each record's id and arrival time (for latencies).
 
-  POST /hook      count the records of the body (one object or an array); answer 204
+  POST /hook      count the records of the body (one object, an array, or an automation's callback whose
+                  `event` is the record); answer 204
   GET  /stats     {"requests", "records"}
   GET  /arrivals  [[id, arrival_ms], …] since the last reset
   POST /reset     forget everything; `?track=1` notes arrivals from now on
@@ -21,6 +22,12 @@ class Record(msgspec.Struct):
     id: int
 
 
+class Callback(msgspec.Struct):
+    """An automation's callback body: the event that fired it is inside."""
+
+    event: Record
+
+
 class Receiver:
     def __init__(self) -> None:
         self.requests = 0
@@ -29,11 +36,17 @@ class Receiver:
         self.arrivals: list[tuple[int, float]] = []
         self._many = msgspec.json.Decoder(list[Record])
         self._one = msgspec.json.Decoder(Record)
+        self._callback = msgspec.json.Decoder(Callback)
 
     async def hook(self, request: web.Request) -> web.Response:
         body = await request.read()
         now = time.time() * 1000
-        records = self._many.decode(body) if body[:1] == b"[" else [self._one.decode(body)]
+        if body[:1] == b"[":
+            records = self._many.decode(body)
+        elif body.startswith(b'{"automation"'):
+            records = [self._callback.decode(body).event]
+        else:
+            records = [self._one.decode(body)]
         self.requests += 1
         self.records += len(records)
         if self.track:

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from cellstream import policy
+from cellstream.automations.actions.registry import build_actions
+from cellstream.automations.engine import AutomationEngine
+from cellstream.automations.service import Automations
 from cellstream.clock import Clock, SystemClock
 from cellstream.domain.auth import AuthService
 from cellstream.domain.connectivity import Connectivity
@@ -68,10 +71,15 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     connectivity = Connectivity(resources, accounts, notifier)
     network = NetworkService(resources, accounts, notifier, policy, clock)
     streams = data_streams(settings, clock, events, resources, notifier)
+    actions, callback = build_actions(settings, connectivity, network, clock)
+    engine = AutomationEngine(events, resources, notifier, clock, actions,
+                              max_runs_per_endpoint_per_hour=settings.automation_max_runs_per_endpoint_per_hour)
     services = Services(settings, clock, events, accounts, notifier, ingestor, auth, connectivity, network,
-                        streams)
+                        streams, Automations(resources, engine))
     services.closers.append(events.close)
     services.closers.append(streams.supervisor.close)
+    services.closers.append(engine.close)
+    services.closers.append(callback.close)
     return services
 
 
@@ -101,6 +109,15 @@ def open_stream_sink(stream: DataStream, settings: SinkSettings, secrets: list[s
     return open_sink(stream.connection_type, credentials, settings, secrets)
 
 
+async def run_automations(automations: Automations) -> None:
+    """Follow the event log for automations and run their actions until cancelled."""
+    await automations.engine.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await automations.engine.close()
+
+
 async def run_streams(streams: DataStreams) -> None:
     """Start every active stream's worker, then keep them until cancelled."""
     await streams.supervisor.start()
@@ -121,4 +138,5 @@ def background_work(services: Services) -> list[Coroutine[Any, Any, None]]:
                       settings.retention_interval_s),
         run_sweeps(services.connectivity.resources, services.notifier, services.clock, POLICY_SWEEP_S),
         run_streams(services.streams),
+        run_automations(services.automations),
     ]

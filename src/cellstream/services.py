@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from cellstream.automations.service import Automations
 from cellstream.clock import Clock
 from cellstream.domain.auth import AuthService
 from cellstream.domain.connectivity import Connectivity
@@ -32,6 +33,7 @@ class Services:
     connectivity: Connectivity
     network: NetworkService
     streams: DataStreams
+    automations: Automations
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:

@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     aws_endpoint_url: str = Field("", description="S3, Kinesis and STS endpoint (e.g. a local moto server)")
     datadog_url: str = Field("", description="replaces https://http-intake.logs.<site> (tests)")
     keenio_url: str = Field("", description="replaces https://api.keen.io (tests)")
+    # Automations: the e-mail action
+    smtp_host: str = Field("", description="the SMTP server e-mail actions send through; empty: no e-mail")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str = Field("", description="SMTP AUTH user; empty: send without logging in")
+    smtp_password: str = Field("")
+    smtp_from: str = Field("cellstream@localhost", description="the From of every e-mail (and its envelope)")
+    smtp_tls: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls: upgrade and require it; tls: TLS from the start (port 465)")
+    smtp_timeout_s: float = Field(10.0, gt=0, description="the longest wait for the SMTP server at any step")
+    # Automations
+    automation_max_runs_per_endpoint_per_hour: int = Field(
+        60, ge=1, description="rate guard: an automation runs at most this often an hour for one device")
 
     @field_validator("data_dir")
     @classmethod

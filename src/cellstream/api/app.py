@@ -13,6 +13,8 @@ from cellstream.api.problems import install_problem_handlers
 from cellstream.api.routes import (
     application_tokens,
     auth,
+    automations,
+    callbacks,
     data_streams,
     endpoints,
     events,
@@ -55,7 +57,7 @@ def create_app(services: Services) -> FastAPI:
                    endpoints.router(services), profiles.router(services), quotas.router(services),
                    signalling.router(services), network.router(services),
                    provisioning.router(services), organisation.router(services), users.router(services),
-                   data_streams.router(services)):
+                   data_streams.router(services), automations.router(services), callbacks.router(services)):
         app.include_router(router)
     # The hot path skips FastAPI's per-request machinery; see cellstream.api.routes.events and api.hot.
     fast = events.fast_routes(event_routes)

@@ -16,6 +16,12 @@ class Principal:
     user_id: int | None
     app_token_id: int | None
     roles: tuple[int, ...] = ()
+    automation: tuple[str, str] | None = None  # (uuid, name) when an automation acts
+
+    @classmethod
+    def of_automation(cls, org_id: int, uuid: str, name: str) -> Principal:
+        """An automation acting in its organisation with an Administrator's rights."""
+        return cls(org_id, None, None, (ADMINISTRATOR,), (uuid, name))
 
     @property
     def may_administer(self) -> bool:
