@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from cellstream import policy
 from cellstream.automations.actions.registry import build_actions
+from cellstream.automations.custom.evaluator import CustomEvaluator
+from cellstream.automations.custom.service import CustomEvents
 from cellstream.automations.engine import AutomationEngine
 from cellstream.automations.service import Automations
 from cellstream.clock import Clock, SystemClock
@@ -74,11 +76,13 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     actions, callback = build_actions(settings, connectivity, network, clock)
     engine = AutomationEngine(events, resources, notifier, clock, actions,
                               max_runs_per_endpoint_per_hour=settings.automation_max_runs_per_endpoint_per_hour)
+    custom = CustomEvents(resources, CustomEvaluator(events, resources, notifier, clock), list(actions))
     services = Services(settings, clock, events, accounts, notifier, ingestor, auth, connectivity, network,
-                        streams, Automations(resources, engine))
+                        streams, Automations(resources, engine), custom)
     services.closers.append(events.close)
     services.closers.append(streams.supervisor.close)
     services.closers.append(engine.close)
+    services.closers.append(custom.evaluator.close)
     services.closers.append(callback.close)
     return services
 
@@ -109,22 +113,14 @@ def open_stream_sink(stream: DataStream, settings: SinkSettings, secrets: list[s
     return open_sink(stream.connection_type, credentials, settings, secrets)
 
 
-async def run_automations(automations: Automations) -> None:
-    """Follow the event log for automations and run their actions until cancelled."""
-    await automations.engine.start()
+async def run_until_cancelled(start: Callable[[], Awaitable[None]],
+                              close: Callable[[], Awaitable[None]]) -> None:
+    """Start background work (stream workers, the automation engine), keep it until cancelled, close it."""
+    await start()
     try:
         await asyncio.Event().wait()
     finally:
-        await automations.engine.close()
-
-
-async def run_streams(streams: DataStreams) -> None:
-    """Start every active stream's worker, then keep them until cancelled."""
-    await streams.supervisor.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await streams.supervisor.close()
+        await close()
 
 
 POLICY_SWEEP_S = 60.0
@@ -137,6 +133,7 @@ def background_work(services: Services) -> list[Coroutine[Any, Any, None]]:
         run_retention(services.events, services.clock, settings.event_retention_days,
                       settings.retention_interval_s),
         run_sweeps(services.connectivity.resources, services.notifier, services.clock, POLICY_SWEEP_S),
-        run_streams(services.streams),
-        run_automations(services.automations),
+        run_until_cancelled(services.streams.supervisor.start, services.streams.supervisor.close),
+        run_until_cancelled(services.automations.engine.start, services.automations.engine.close),
+        run_until_cancelled(services.custom_events.evaluator.start, services.custom_events.evaluator.close),
     ]

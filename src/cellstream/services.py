@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from cellstream.automations.custom.service import CustomEvents
 from cellstream.automations.service import Automations
 from cellstream.clock import Clock
 from cellstream.domain.auth import AuthService
@@ -34,6 +35,7 @@ class Services:
     network: NetworkService
     streams: DataStreams
     automations: Automations
+    custom_events: CustomEvents
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:

@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from cellstream.automations.actions.callback import ACTION_ID as CALLBACK
 from tests.api.conftest import Api, event
-from tests.automations.receiver import Receiver
+from tests.automations.receiver import Receiver, receiver
 from tests.streamer.conftest import clock, services
 
-__all__ = ["clock", "services"]  # the platform opened with private destinations allowed
+__all__ = ["clock", "receiver", "services"]  # fixtures: private destinations allowed, a callback receiver
 BASE = "/api/v1/automation"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    started = Receiver()
-    await started.start()
-    yield started
-    await started.stop()
 
 
 @pytest.fixture

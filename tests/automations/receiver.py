@@ -4,7 +4,9 @@ answers as scripted."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
+import pytest
 from aiohttp import web
 
 from tests.e2e.conftest import free_port
@@ -43,3 +45,11 @@ class Receiver:
         self._release.set()
         if self._runner is not None:
             await self._runner.cleanup()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    started = Receiver()
+    await started.start()
+    yield started
+    await started.stop()

@@ -230,7 +230,7 @@ async def test_pending_executions_survive_a_restart_and_a_stuck_action_holds_not
     ({"name": "x", "actionable_event": {"system_event": {"id": "999"}},
       "configured_actions": [{"action": {"id": "a"}}]}, "actionable_event.system_event.id"),
     ({"name": "x", "actionable_event": {"custom_event": {"id": "7"}},
-      "configured_actions": [{"action": {"id": "a"}}]}, "actionable_event.custom_event"),
+      "configured_actions": [{"action": {"id": "a"}}]}, "actionable_event.custom_event.id"),
     ({"name": "x", "actionable_event": {"system_event": {"id": "1"}}, "configured_actions": []},
      "configured_actions"),
     ({"name": "x", "actionable_event": {"system_event": {"id": "1"}},

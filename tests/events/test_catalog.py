@@ -7,8 +7,19 @@ from tests.conftest import REPO
 
 def test_catalog_holds_every_known_type_id() -> None:
     ids = {t.id for t in catalog.EVENT_TYPES}
-    assert ids == set(range(66)) | {67}
-    assert len(catalog.EVENT_TYPES) == 67
+    documented = {t.id for t in catalog.EVENT_TYPES if t.status is not catalog.Status.CUSTOM}
+    assert documented == set(range(66)) | {67}
+    assert {1001, 1002, 1003, 1004, 1005} == catalog.CUSTOM_TYPE_IDS
+    assert ids == documented | catalog.CUSTOM_TYPE_IDS
+    assert len(catalog.EVENT_TYPES) == 67 + 5
+
+
+def test_custom_types_are_warn_alerts_of_their_own_category() -> None:
+    for type_id in catalog.CUSTOM_TYPE_IDS:
+        kind = catalog.event_type(type_id)
+        assert kind.category == "Custom events"
+        assert (kind.severity, kind.alert) == (catalog.WARN, True)
+        assert kind.source in (catalog.NETWORK, catalog.POLICY_CONTROL)
 
 
 def test_current_types_use_the_current_documentation_names() -> None:

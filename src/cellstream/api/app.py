@@ -15,6 +15,7 @@ from cellstream.api.routes import (
     auth,
     automations,
     callbacks,
+    custom_events,
     data_streams,
     endpoints,
     events,
@@ -57,7 +58,8 @@ def create_app(services: Services) -> FastAPI:
                    endpoints.router(services), profiles.router(services), quotas.router(services),
                    signalling.router(services), network.router(services),
                    provisioning.router(services), organisation.router(services), users.router(services),
-                   data_streams.router(services), automations.router(services), callbacks.router(services)):
+                   data_streams.router(services), automations.router(services), callbacks.router(services),
+                   custom_events.router(services)):
         app.include_router(router)
     # The hot path skips FastAPI's per-request machinery; see cellstream.api.routes.events and api.hot.
     fast = events.fast_routes(event_routes)

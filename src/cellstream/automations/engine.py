@@ -33,6 +33,8 @@ from typing import ClassVar
 import msgspec
 
 from cellstream.automations.actions.base import Action, ActionContext, ActionFailed
+from cellstream.automations.custom.model import CustomEventConfiguration
+from cellstream.automations.custom.templates import find_template
 from cellstream.automations.model import (
     ACTIVE,
     FAILED,
@@ -91,6 +93,7 @@ class Armed:
     automation: Automation
     type_id: int
     targeting: Predicate | None
+    custom_event_id: str | None = None  # fires only on that deployment's events (detail.custom_event.id)
 
 
 @dataclass
@@ -138,18 +141,18 @@ class AutomationEngine:
 
     async def reload(self) -> None:
         """Load the active automations again (after any change through the API)."""
-        def work(tx: ResourceTx) -> list[Automation]:
+        def work(tx: ResourceTx) -> list[tuple[Automation, int | None]]:
             index = tx.get(AutomationIndex, 1) or AutomationIndex(id=1)
             found = (tx.get(Automation, i) for i in index.ids)
-            return [a for a in found if a is not None and a.status == ACTIVE]
+            return [(a, _trigger_type(tx, a)) for a in found if a is not None and a.status == ACTIVE]
 
         armed: dict[tuple[int, int], list[Armed]] = {}
-        for automation in await self._resources.view(work):
-            if automation.system_event_id is None or automation.org_id is None:
-                continue
-            type_id = int(automation.system_event_id)
+        for automation, type_id in await self._resources.view(work):
+            if type_id is None or automation.org_id is None:
+                continue  # its custom event was deleted: it cannot fire any more
             targeting = compile_targeting(automation.targeting_properties)
-            armed.setdefault((automation.org_id, type_id), []).append(Armed(automation, type_id, targeting))
+            armed.setdefault((automation.org_id, type_id), []).append(
+                Armed(automation, type_id, targeting, automation.custom_event_id))
         self._armed = armed
 
     # ---------- the follower ----------
@@ -183,6 +186,8 @@ class AutomationEngine:
             columns = columns_of(row.event)
             for armed in candidates:
                 if armed.targeting is not None and not armed.targeting(columns):
+                    continue
+                if armed.custom_event_id is not None and _custom_event_id(row) != armed.custom_event_id:
                     continue
                 reason = self._guard(armed.automation, row, now)
                 if reason is None:
@@ -356,6 +361,24 @@ def _finish(tx: ResourceTx, execution_id: int) -> None:
     if execution_id in index.ids:
         index.ids.remove(execution_id)
         tx.put(index)
+
+
+def _trigger_type(tx: ResourceTx, automation: Automation) -> int | None:
+    """The event type that fires `automation`: its system event's, or its custom event's template's."""
+    if automation.system_event_id is not None:
+        return int(automation.system_event_id)
+    if automation.custom_event_id is None:
+        return None
+    configuration = tx.find(CustomEventConfiguration, "custom_event_uuid", automation.custom_event_id)
+    template = None if configuration is None else find_template(configuration.template_id)
+    return None if template is None else template.type_id
+
+
+def _custom_event_id(row: StoredEvent) -> str | None:
+    detail = row.event.detail
+    custom = detail.get("custom_event") if isinstance(detail, dict) else None
+    ident = custom.get("id") if isinstance(custom, dict) else None
+    return ident if isinstance(ident, str) else None
 
 
 def _pending_ids(tx: ResourceTx) -> list[int]:

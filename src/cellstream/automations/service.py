@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from cellstream.automations.actions.base import Action
+from cellstream.automations.custom.model import CustomEventConfiguration
 from cellstream.automations.engine import AutomationEngine, AutomationIndex
 from cellstream.automations.model import (
     ACTIVE,
@@ -82,21 +83,29 @@ class Automations:
 
     # ---------- validation ----------
 
-    def _trigger(self, raw: Any) -> str:
+    async def _trigger(self, principal: Principal, raw: Any) -> tuple[str | None, str | None]:
+        """(system event id, custom event id): exactly one is set."""
         if not isinstance(raw, dict):
             raise Unprocessable.of("actionable_event",
                                    "is required: {system_event: {id}} or {custom_event: {id}}")
         system, custom = raw.get("system_event"), raw.get("custom_event")
         if custom is not None and system is None:
-            raise Unprocessable.of("actionable_event.custom_event",
-                                   "custom events are not available on this platform yet; use a system event")
+            wanted = custom.get("id") if isinstance(custom, dict) else None
+            found = None
+            if isinstance(wanted, str):
+                found = await self.resources.view(
+                    lambda tx: tx.find(CustomEventConfiguration, "custom_event_uuid", wanted))
+            if found is None or found.org_id != principal.org_id:
+                raise Unprocessable.of("actionable_event.custom_event.id",
+                                       "must name a deployed custom event (GET …/event/custom/configuration)")
+            return None, found.uuid
         ident = system.get("id") if isinstance(system, dict) else None
         if isinstance(ident, int) and not isinstance(ident, bool):
             ident = str(ident)
         if not isinstance(ident, str) or find_system_event(ident) is None:
             raise Unprocessable.of("actionable_event.system_event.id",
                                    "must name a system event (GET /api/v1/event/system/configuration)")
-        return ident
+        return ident, None
 
     def _configured(self, raw: Any) -> list[ConfiguredAction]:
         if not isinstance(raw, list) or not raw:
@@ -147,7 +156,7 @@ class Automations:
         name = _text(body, "name", required=True, limit=200) or ""
         description = _text(body, "description", required=False, limit=2000) or ""
         status = _status(body, ACTIVE) or ACTIVE
-        trigger = self._trigger(body.get("actionable_event"))
+        system_event_id, custom_event_id = await self._trigger(principal, body.get("actionable_event"))
         targeting = _props(body.get("targeting_properties"), "targeting_properties")
         compile_targeting(targeting)
         configured = self._configured(body.get("configured_actions"))
@@ -155,7 +164,8 @@ class Automations:
         def work(tx: ResourceTx) -> Automation:
             automation = Automation(id=tx.next_id(Automation), org_id=principal.org_id,
                                     uuid=str(uuid.uuid4()), name=name, description=description,
-                                    status=status, system_event_id=trigger, targeting_properties=targeting,
+                                    status=status, system_event_id=system_event_id,
+                                    custom_event_id=custom_event_id, targeting_properties=targeting,
                                     configured_actions=configured, created_ms=tx.now_ms,
                                     modified_ms=tx.now_ms)
             tx.put(automation)

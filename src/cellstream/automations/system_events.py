@@ -9,7 +9,7 @@ from typing import Any
 
 from cellstream.automations.actions.base import Action
 from cellstream.automations.targeting import TARGETING_PARAMETERS
-from cellstream.events.catalog import BY_ID, EVENT_TYPES, EventType
+from cellstream.events.catalog import BY_ID, CUSTOM_TYPE_IDS, EVENT_TYPES, EventType
 
 OUTPUT_PARAMETERS = [
     {"parameter": "id", "type": "number", "description": "the event id"},
@@ -39,8 +39,12 @@ def system_event(event_type: EventType, org_id: int, actions: Iterable[Action]) 
 
 def system_events(org_id: int, actions: Iterable[Action]) -> list[dict[str, Any]]:
     listed = list(actions)
-    return [system_event(t, org_id, listed) for t in EVENT_TYPES]
+    return [system_event(t, org_id, listed) for t in EVENT_TYPES if t.id not in CUSTOM_TYPE_IDS]
 
 
 def find_system_event(system_event_id: str) -> EventType | None:
-    return BY_ID.get(int(system_event_id)) if system_event_id.isdigit() else None
+    # Custom types are triggered through their configuration (actionable_event.custom_event), never as a
+    # system event: one type is shared by every configuration of a template.
+    if not system_event_id.isdigit() or int(system_event_id) in CUSTOM_TYPE_IDS:
+        return None
+    return BY_ID.get(int(system_event_id))

@@ -17,6 +17,7 @@ class Status(StrEnum):
     HISTORICAL = "historical"
     RESELLER = "reseller"
     LOOKUP_ONLY = "lookup-only"
+    CUSTOM = "custom"  # emitted by Cellstream's custom-event templates, not by emnify
 
 
 NETWORK, POLICY_CONTROL, API = 0, 1, 2
@@ -65,6 +66,7 @@ USERS = "User management"
 TARIFF = "Usage tariff and tariff plan"
 ORDER = "SIM order"
 OTHER = "Other"
+CUSTOM_EVENTS = "Custom events"
 
 EVENT_TYPES: tuple[EventType, ...] = (
     _t(0, "Generic", "Generic events", C, POLICY_CONTROL, WARN, True),
@@ -134,9 +136,17 @@ EVENT_TYPES: tuple[EventType, ...] = (
     _t(64, "Monthly order limit reached", ORDER, L, POLICY_CONTROL, WARN, True),
     _t(65, "Endpoint data traffic limit warning", LIMITS, L, POLICY_CONTROL, WARN, True),
     _t(67, "User switched workspaces", ORG, C, API, INFO, False),
+    # One type per custom-event template (cellstream.automations.custom.templates); ids far above
+    # emnify's so a future documented type cannot collide with them.
+    _t(1001, "No data session", CUSTOM_EVENTS, Status.CUSTOM, POLICY_CONTROL, WARN, True),
+    _t(1002, "Failed attaches", CUSTOM_EVENTS, Status.CUSTOM, NETWORK, WARN, True),
+    _t(1003, "Daily data usage exceeded", CUSTOM_EVENTS, Status.CUSTOM, POLICY_CONTROL, WARN, True),
+    _t(1004, "Geofence left", CUSTOM_EVENTS, Status.CUSTOM, NETWORK, WARN, True),
+    _t(1005, "Connection flapping", CUSTOM_EVENTS, Status.CUSTOM, NETWORK, WARN, True),
 )
 
 BY_ID: dict[int, EventType] = {t.id: t for t in EVENT_TYPES}
+CUSTOM_TYPE_IDS: frozenset[int] = frozenset(t.id for t in EVENT_TYPES if t.status is Status.CUSTOM)
 
 
 def event_type(type_id: int) -> EventType:

@@ -36,14 +36,6 @@ LONG_SECRET = "a-long-enough-secret-for-hs256-" + "x" * 16
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    started = Receiver()
-    await started.start()
-    yield started
-    await started.stop()
-
-
-@pytest.fixture
 def resources() -> ResourceStore:
     clock = ManualClock()
     return MemoryResourceStore(MemoryEventStore(clock), clock)

@@ -5,11 +5,13 @@ library's default context (the one aiosmtplib verifies with) finds extra trust a
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
 import ssl
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -85,24 +87,68 @@ class Handler:
         return "250 2.0.0 queued as 4711"
 
 
+class Server(Controller):
+    """A Controller whose connections a test can wait out before stopping it: `idle` is set while none
+    is open. The set changes only in the server's thread."""
+
+    def __init__(self, handler: Handler, **options: Any) -> None:
+        super().__init__(handler, hostname=HOST, port=free_port(), **options)
+        self.tls = "tls_context" in options or "ssl_context" in options
+        self.open_connections: set[SMTP] = set()
+        self.idle = threading.Event()
+        self.idle.set()
+
+    def factory(self) -> SMTP:
+        return Tracked(self, self.handler, **self.SMTP_kwargs)
+
+
+class Tracked(SMTP):
+    """aiosmtpd's session, counting itself among its server's open connections."""
+
+    def __init__(self, server: Server, handler: Any, **options: Any) -> None:
+        super().__init__(handler, **options)
+        self._server = server
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Made twice with STARTTLS (again for the TLS transport), lost once: a set, not a count.
+        self._server.open_connections.add(self)
+        self._server.idle.clear()
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        self._server.open_connections.discard(self)
+        if not self._server.open_connections:
+            self._server.idle.set()
+
+
 StartServer = Callable[..., tuple[Handler, int]]
 
 
 @pytest.fixture
-def smtp_server() -> Iterator[StartServer]:
-    """start(handler=None, **aiosmtpd options) -> (handler, port): a server for this test only."""
-    started: list[Controller] = []
+async def smtp_server() -> AsyncIterator[StartServer]:
+    """start(handler=None, **aiosmtpd options) -> (handler, port): a server for this test only.
+
+    Stopping waits, with the test's loop running, for the connections to end: Controller.stop() ends the
+    server's loop at once, and a TLS connection closes in steps on both sides (close_notify each way). Cut
+    short, either side keeps a transport that is never finalised, a ResourceWarning that fails whichever
+    later test the garbage collector happens to run in."""
+    started: list[Server] = []
 
     def start(handler: Handler | None = None, **options: Any) -> tuple[Handler, int]:
         handler = handler or Handler()
-        controller = Controller(handler, hostname=HOST, port=free_port(), **options)
-        controller.start()
-        started.append(controller)
-        return handler, controller.port
+        server = Server(handler, **options)
+        server.start()
+        started.append(server)
+        return handler, server.port
 
     yield start
-    for controller in started:
-        controller.stop()
+    for server in started:
+        await asyncio.to_thread(server.idle.wait, 10)
+    if any(server.tls for server in started):
+        await asyncio.sleep(0.1)  # the client's side of a TLS close ends just after the server's
+    for server in started:
+        server.stop()
 
 
 def settings(port: int, **changes: Any) -> Settings:
@@ -437,3 +483,10 @@ def test_the_description_is_fixed() -> None:
     action = EmailAction(Settings())
     assert (action.id, action.type, action.name, action.configuration_properties) == (
         "5b0f6f3e-8f0c-4a43-9d9e-2a7c31e4c0a1", "EMAIL", "Send an e-mail", ("subject",))
+
+
+@pytest.fixture(autouse=True)
+def _collect() -> Iterator[None]:
+    yield
+    import gc
+    gc.collect()

@@ -3,6 +3,7 @@ action logs and the system events that trigger them. Create answers 201 with the
 DELETE 204, as emnify's automation API describes."""
 
 # No `from __future__ import annotations`: FastAPI must see the Annotated aliases defined in router().
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
@@ -30,7 +31,8 @@ def _props(props: list[Prop]) -> list[dict[str, Any]]:
     return [{"property": p.property, "value": p.value, "value_array": p.value_array} for p in props]
 
 
-def automation_json(automation: Automation, automations: Automations) -> dict[str, Any]:
+def automation_json(automation: Automation, automations: Automations,
+                    custom_event: dict[str, Any] | None = None) -> dict[str, Any]:
     trigger = find_system_event(automation.system_event_id or "")
     org = automation.org_id or 0
     actions = automations.actions.values()
@@ -42,7 +44,7 @@ def automation_json(automation: Automation, automations: Automations) -> dict[st
         "created_at": _iso(automation.created_ms), "modified_at": _iso(automation.modified_ms),
         "actionable_event": {
             "system_event": None if trigger is None else system_event(trigger, org, actions),
-            "custom_event": None},
+            "custom_event": custom_event},
         "configured_actions": [{"action": {"id": c.action_id}, "properties": _props(c.properties),
                                 "recipients": {"email": c.recipients}}
                                for c in automation.configured_actions],
@@ -68,6 +70,14 @@ def _object(body: Any) -> dict[str, Any]:
 def router(services: Services) -> APIRouter:
     automations = services.automations
     Caller = Annotated[Principal, Depends(principal_dependency(services))]
+
+    async def shown(caller: Principal, automation: Automation) -> dict[str, Any]:
+        custom = None
+        if automation.custom_event_id is not None:
+            with contextlib.suppress(NotFound):  # deleted since: the automation can no longer fire
+                found = await services.custom_events.get(caller, automation.custom_event_id)
+                custom = services.custom_events.configuration_json(found)
+        return automation_json(automation, automations, custom)
     api = APIRouter(tags=["Automations"], responses=RESOURCE_PROBLEMS)
     not_found: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "not found"}}
 
@@ -92,22 +102,22 @@ def router(services: Services) -> APIRouter:
 
     @api.get("/api/v1/automation", summary="List automations")
     async def list_automations(caller: Caller) -> list[dict[str, Any]]:
-        return [automation_json(a, automations) for a in await automations.all(caller)]
+        return [await shown(caller, a) for a in await automations.all(caller)]
 
     @api.post("/api/v1/automation", status_code=201, summary="Create an automation")
     async def create(caller: Caller, body: Annotated[Any, Body()]) -> JSONResponse:
         created = await automations.create(caller, _object(body))
-        return JSONResponse(automation_json(created, automations), status_code=201,
+        return JSONResponse(await shown(caller, created), status_code=201,
                             headers={"Location": f"/api/v1/automation/{created.uuid}"})
 
     @api.get("/api/v1/automation/{automation_id}", summary="Get an automation", responses=not_found)
     async def get(caller: Caller, automation_id: AutomationId) -> dict[str, Any]:
-        return automation_json(await automations.get(caller, automation_id), automations)
+        return await shown(caller, await automations.get(caller, automation_id))
 
     @api.patch("/api/v1/automation/{automation_id}", summary="Change an automation", responses=not_found)
     async def patch(caller: Caller, automation_id: AutomationId,
                     body: Annotated[Any, Body()]) -> dict[str, Any]:
-        return automation_json(await automations.patch(caller, automation_id, _object(body)), automations)
+        return await shown(caller, await automations.patch(caller, automation_id, _object(body)))
 
     @api.delete("/api/v1/automation/{automation_id}", status_code=204, summary="Delete an automation",
                 responses=not_found)
