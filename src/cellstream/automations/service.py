@@ -25,8 +25,8 @@ from cellstream.automations.model import (
 from cellstream.automations.system_events import find_system_event
 from cellstream.automations.targeting import compile_targeting
 from cellstream.domain.principal import Principal
-from cellstream.errors import Forbidden, NotFound, Unprocessable
-from cellstream.store.resources import ResourceStore, ResourceTx
+from cellstream.errors import Forbidden, Unprocessable
+from cellstream.store.resources import ResourceStore, ResourceTx, owned
 
 MAX_ACTIONS = 10
 
@@ -146,10 +146,7 @@ class Automations:
 
     @staticmethod
     def _find(tx: ResourceTx, principal: Principal, automation_id: str) -> Automation:
-        automation = tx.find(Automation, "automation_uuid", automation_id)
-        if automation is None or automation.org_id != principal.org_id:
-            raise NotFound(f"automation {automation_id} not found")
-        return automation
+        return owned(tx, Automation, "automation_uuid", automation_id, principal.org_id, "automation")
 
     async def create(self, principal: Principal, body: Mapping[str, Any]) -> Automation:
         _administrator(principal)

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
 
+from cellstream.errors import NotFound
 from cellstream.events.model import Event
 from cellstream.store.protocols import AppendResult
 
@@ -124,6 +125,15 @@ class ResourceStore(Protocol):
         ...
 
     async def usage_count_after(self, position: int, *, org_id: int) -> int: ...
+
+
+def owned(tx: ResourceTx, cls: type[R], key: str, value: str, org_id: int, what: str) -> R:
+    """The record of `cls` whose unique key `key` is `value`, if it belongs to organisation `org_id`;
+    NotFound naming `what` otherwise (another organisation's record is as absent as a missing one)."""
+    found = tx.find(cls, key, value)
+    if found is None or found.org_id != org_id:
+        raise NotFound(f"{what} {value} not found")
+    return found
 
 
 def encode_usage(position: int, record: Mapping[str, Any]) -> bytes:

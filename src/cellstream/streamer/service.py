@@ -13,10 +13,10 @@ from typing import Any
 
 from cellstream.clock import Clock
 from cellstream.domain.principal import Principal
-from cellstream.errors import Conflict, Forbidden, NotFound, Unprocessable
+from cellstream.errors import Conflict, Forbidden, Unprocessable
 from cellstream.events.timefmt import format_timestamp
 from cellstream.store.protocols import EventStore
-from cellstream.store.resources import ResourceStore, ResourceTx
+from cellstream.store.resources import ResourceStore, ResourceTx, owned
 from cellstream.streamer.addresses import check_destination
 from cellstream.streamer.destinations import as_dict, format_of, parse_credentials, unmask
 from cellstream.streamer.filters import compile_filters
@@ -86,10 +86,7 @@ class DataStreams:
 
     @staticmethod
     def _find(tx: ResourceTx, principal: Principal, stream_id: str) -> DataStream:
-        stream = tx.find(DataStream, "data_stream_id", stream_id)
-        if stream is None or stream.org_id != principal.org_id:
-            raise NotFound(f"data stream {stream_id} not found")
-        return stream
+        return owned(tx, DataStream, "data_stream_id", stream_id, principal.org_id, "data stream")
 
     # ---------- validation ----------
 

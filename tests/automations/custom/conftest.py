@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import msgspec
 import pytest
 from fastapi import FastAPI
@@ -20,9 +19,9 @@ from cellstream.events.model import Event
 from cellstream.events.timefmt import format_timestamp
 from cellstream.services import Services
 from cellstream.store.resources import ResourceTx
-from tests.api.conftest import Api, clock, services
+from tests.api.conftest import api, clock, services
 
-__all__ = ["clock", "services"]
+__all__ = ["api", "clock", "services"]
 
 ADMIN_A = Principal(100, None, 1)
 ADMIN_B = Principal(200, None, 1)
@@ -100,10 +99,3 @@ async def rig(services: Services, clock: ManualClock) -> AsyncIterator[Rig]:
 def app(services: Services, rig: Rig) -> FastAPI:
     services.custom_events = rig.custom  # the rig's service, whose evaluator the tests drive by hand
     return create_app(services)
-
-
-@pytest.fixture
-async def api(services: Services, app: FastAPI, clock: ManualClock) -> AsyncIterator[Api]:
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://cellstream.test") as client:
-        yield Api(services, client, clock)

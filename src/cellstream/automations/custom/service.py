@@ -17,7 +17,7 @@ from cellstream.automations.custom.templates import TEMPLATES, Template, find_te
 from cellstream.automations.model import Prop
 from cellstream.domain.principal import Principal
 from cellstream.errors import Forbidden, NotFound, Unprocessable
-from cellstream.store.resources import ResourceStore, ResourceTx
+from cellstream.store.resources import ResourceStore, ResourceTx, owned
 
 NAME_LIMIT = 200
 
@@ -69,10 +69,8 @@ class CustomEvents:
 
     @staticmethod
     def _find(tx: ResourceTx, principal: Principal, custom_event_id: str) -> CustomEventConfiguration:
-        found = tx.find(CustomEventConfiguration, "custom_event_uuid", custom_event_id)
-        if found is None or found.org_id != principal.org_id:
-            raise NotFound(f"custom event {custom_event_id} not found")
-        return found
+        return owned(tx, CustomEventConfiguration, "custom_event_uuid", custom_event_id, principal.org_id,
+                     "custom event")
 
     async def create(self, principal: Principal, body: Mapping[str, Any]) -> CustomEventConfiguration:
         if not principal.may_administer:
