@@ -11,7 +11,7 @@ import email.policy
 import socket
 import ssl
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -483,10 +483,3 @@ def test_the_description_is_fixed() -> None:
     action = EmailAction(Settings())
     assert (action.id, action.type, action.name, action.configuration_properties) == (
         "5b0f6f3e-8f0c-4a43-9d9e-2a7c31e4c0a1", "EMAIL", "Send an e-mail", ("subject",))
-
-
-@pytest.fixture(autouse=True)
-def _collect() -> Iterator[None]:
-    yield
-    import gc
-    gc.collect()
