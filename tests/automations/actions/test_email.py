@@ -30,9 +30,9 @@ from cellstream.errors import Unprocessable
 from cellstream.events.codec import encode_event, to_wire
 from cellstream.events.model import Event
 from cellstream.settings import Settings
+from tests.certificates import make_certificates
 from tests.contracts.factory import event
 from tests.e2e.conftest import free_port
-from tests.streamer.sinks.test_mqtt import make_certificates
 
 # aiosmtpd warns when a server takes passwords without TLS, which is what the AUTH tests set up on purpose.
 plain_auth = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning:aiosmtpd")
