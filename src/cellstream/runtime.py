@@ -21,6 +21,7 @@ from cellstream.errors import InvalidInput
 from cellstream.ingest.notifier import Notifier
 from cellstream.ingest.service import Ingestor
 from cellstream.network.service import NetworkService
+from cellstream.network.sms_callbacks import SmsCallbackDispatcher
 from cellstream.policy.sweeper import run_sweeps
 from cellstream.services import Services
 from cellstream.settings import Settings
@@ -77,12 +78,14 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Servi
     engine = AutomationEngine(events, resources, notifier, clock, actions,
                               max_runs_per_endpoint_per_hour=settings.automation_max_runs_per_endpoint_per_hour)
     custom = CustomEvents(resources, CustomEvaluator(events, resources, notifier, clock), list(actions))
+    sms_callbacks = SmsCallbackDispatcher(resources, clock, allow_private=settings.allow_private_destinations)
     services = Services(settings, clock, events, accounts, notifier, ingestor, auth, connectivity, network,
-                        streams, Automations(resources, engine), custom)
+                        streams, Automations(resources, engine), custom, sms_callbacks)
     services.closers.append(events.close)
     services.closers.append(streams.supervisor.close)
     services.closers.append(engine.close)
     services.closers.append(custom.evaluator.close)
+    services.closers.append(sms_callbacks.close)
     services.closers.append(callback.close)
     return services
 
@@ -136,4 +139,5 @@ def background_work(services: Services) -> list[Coroutine[Any, Any, None]]:
         run_until_cancelled(services.streams.supervisor.start, services.streams.supervisor.close),
         run_until_cancelled(services.automations.engine.start, services.automations.engine.close),
         run_until_cancelled(services.custom_events.evaluator.start, services.custom_events.evaluator.close),
+        run_until_cancelled(services.sms_callbacks.start, services.sms_callbacks.close),
     ]

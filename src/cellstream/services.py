@@ -17,6 +17,7 @@ from cellstream.domain.connectivity import Connectivity
 from cellstream.ingest.notifier import Notifier
 from cellstream.ingest.service import Ingestor
 from cellstream.network.service import NetworkService
+from cellstream.network.sms_callbacks import SmsCallbackDispatcher
 from cellstream.settings import Settings
 from cellstream.store.protocols import AccountStore, EventStore
 from cellstream.streamer.service import DataStreams
@@ -36,6 +37,7 @@ class Services:
     streams: DataStreams
     automations: Automations
     custom_events: CustomEvents
+    sms_callbacks: SmsCallbackDispatcher
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:

@@ -20,7 +20,6 @@ Guards:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
@@ -53,6 +52,7 @@ from cellstream.events.codec import event_from_body
 from cellstream.events.columns import columns_of
 from cellstream.events.model import StoredEvent
 from cellstream.ingest.notifier import Notifier
+from cellstream.lifecycle import stop_task
 from cellstream.store.protocols import EventStore
 from cellstream.store.resources import Record, ResourceStore, ResourceTx
 from cellstream.streamer.backoff import retry_delay_s
@@ -133,10 +133,7 @@ class AutomationEngine:
 
     async def close(self) -> None:
         for task in [*self._tasks, *self._running]:
-            task.cancel()
-        for task in [*self._tasks, *self._running]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await stop_task(task)
         self._tasks, self._running = [], set()
 
     async def reload(self) -> None:

@@ -4,6 +4,10 @@ tariff profiles (the coverage policy and what usage costs), facts §H.3.
 Every organisation has a default of each, made the first time the organisation's profiles are needed, as
 emnify workspaces come with them. Switching quota management on or off in a service profile stores events
 52–55 (facts §A.4; the field-to-event mapping is inferred there and followed here).
+
+A service profile may bind one of the organisation's API callbacks and API secrets (facts §F): mobile-
+originated SMS and SMS delivery notifications of its devices are posted there, signed with the secret.
+Only ids are kept, so a callback's URL changed or a secret rotated applies at once to every profile.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from msgspec.structs import replace
 
 from cellstream.domain.actor import Actor
+from cellstream.domain.callbacks import ApiCallback, ApiSecret
 from cellstream.domain.domain_events import domain_event
 from cellstream.errors import NotFound, Unprocessable
 from cellstream.events.model import Event
@@ -37,6 +42,9 @@ class ServiceProfile(Record, kw_only=True):
     sms_p2p_int: bool = True
     sms_p2p_ext: bool = True
     traffic_limit_mb: float | None = None  # per endpoint and calendar month; None: unlimited (event 11)
+    api_callback_id: int | None = None  # where the devices' MO SMS and delivery notifications are posted
+    api_secret_id: int | None = None  # signs those requests
+    moc_callback_id: int | None = None  # kept and shown only: emnify documents no use for it (facts §K.29)
 
 
 class TariffProfile(Record, kw_only=True):
@@ -55,8 +63,14 @@ EDITABLE_SERVICE_FIELDS: Mapping[str, type] = {
     "name": str, "description": str, "allowed_3g": bool, "allowed_4g": bool, "allowed_nb_iot": bool,
     "data_service": bool, "sms_service": bool, "apply_data_quota": bool, "apply_sms_quota": bool,
     "sms_p2p_int": bool, "sms_p2p_ext": bool, "traffic_limit_mb": float,
+    "api_callback_id": int, "api_secret_id": int, "moc_callback_id": int,
 }
-NULLABLE_SERVICE_FIELDS = frozenset({"description", "traffic_limit_mb"})
+# the binding fields, the kind of record each names, and the API field a 422 names
+BINDINGS: Mapping[str, tuple[type[ApiCallback] | type[ApiSecret], str]] = {
+    "api_callback_id": (ApiCallback, "api_callback"), "api_secret_id": (ApiSecret, "api_secret"),
+    "moc_callback_id": (ApiCallback, "moc_callback"),
+}
+NULLABLE_SERVICE_FIELDS = frozenset({"description", "traffic_limit_mb", *BINDINGS})
 
 
 def ensure_defaults(tx: ResourceTx, org_id: int) -> tuple[ServiceProfile, TariffProfile]:
@@ -105,6 +119,13 @@ def update_service_profile(tx: ResourceTx, actor: Actor, profile_id: int,
     limit = changes.get("traffic_limit_mb")
     if limit is not None and limit <= 0:
         raise Unprocessable.of("traffic_limit_mb", "must be a positive number of MB, or null for no limit")
+    for name, (cls, field) in BINDINGS.items():
+        bound = changes.get(name)
+        if bound is None:
+            continue
+        record = tx.get(cls, bound) if isinstance(bound, int) and not isinstance(bound, bool) else None
+        if record is None or record.org_id != actor.org_id:
+            raise Unprocessable.of(field, f"must name one of the organisation's {cls.KIND}s by id")
     updated = replace(profile, **changes)
     tx.put(updated)
     switches = (

@@ -37,7 +37,7 @@ from cellstream.events.catalog import NETWORK, WARN
 from cellstream.events.codec import decode_event
 from cellstream.events.model import Event
 from cellstream.events.timefmt import format_timestamp
-from cellstream.network import blacklist, sms, usage
+from cellstream.network import blacklist, sms, sms_notifications, usage
 from cellstream.network.operators import Operator, operator_by_id, operator_by_plmn
 from cellstream.network.signalling import (
     AnySignal,
@@ -360,6 +360,7 @@ class NetworkCore:
             failure=None if verdict.accepted else verdict.reason, submit_ms=record.ts_ms,
             final_ms=record.ts_ms, msc=state.vlr)
         tx.put(message)
+        sms_notifications.notify(tx, sub, message)  # with the message, or not at all (outbox)
         return message
 
     def _deliver_sms(self, tx: ResourceTx, record: Sms, sub: Subscriber) -> Verdict:

@@ -7,7 +7,6 @@ never acts on stale configuration. A worker that crashes unexpectedly is logged 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import ClassVar
 
 import msgspec
 
+from cellstream.lifecycle import stop_task
 from cellstream.store.resources import Record, ResourceStore, ResourceTx
 from cellstream.streamer.model import ERROR, PENDING, RUNNING, DataStream
 from cellstream.streamer.worker import StreamWorker
@@ -87,11 +87,7 @@ class StreamSupervisor:
             stream = fresh
 
     async def _stop(self, record_id: int) -> None:
-        task = self._tasks.pop(record_id, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_task(self._tasks.pop(record_id, None))
 
     async def close(self) -> None:
         self._closed = True

@@ -6,14 +6,7 @@ makes the request signed.
 Body: `{"automation": {"id", "name"}, "execution_number", "event"}`, the event being its stored canonical
 JSON spliced in unchanged, so a receiver sees exactly what the Event API answers.
 
-Signing. emnify documents only that callback requests carry "a JWT signed with the api_secret" in
-`Authorization` (algorithm, claims and prefix are not documented, facts §K.29), while the Data Streamer's
-webhook signs per Standard Webhooks. A signed request carries both, so receivers written for either
-verify it:
-- `webhook-id` / `webhook-timestamp` / `webhook-signature` (Standard Webhooks), keyed with the secret's
-  UTF-8 bytes (not a `whsec_` base64 key: emnify secrets are free text);
-- `Authorization: Bearer <JWT>`, HS256 with the secret; claims iss "cellstream", iat, exp (+5 min),
-  jti = the webhook-id, and `body_sha256` (hex), which binds the token to this body.
+Signing: see cellstream.domain.callback_signing (Standard Webhooks headers and a Bearer HS256 JWT).
 `webhook-id` is `<automation uuid>-<execution number>`: stable across retries, so receivers deduplicate.
 
 Outcomes: 2xx succeeds; 408, 429 and 5xx, timeouts and connection errors are retried (honouring
@@ -24,82 +17,27 @@ forgery: automations are configured by customers; see cellstream.streamer.addres
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import socket
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import msgspec
-from aiohttp.abc import AbstractResolver, ResolveResult
-from jwt.algorithms import HMACAlgorithm
-from jwt.api_jws import PyJWS
-from standardwebhooks.webhooks import Webhook
 
 from cellstream.automations.actions.base import ActionContext, ActionFailed
+from cellstream.domain.callback_http import PublicResolver, private_literal, refusal, shown
+from cellstream.domain.callback_signing import JWT_LIFETIME_S as JWT_LIFETIME_S  # re-exported: tests, callers
+from cellstream.domain.callback_signing import signed_headers
 from cellstream.domain.callbacks import Callbacks, check_url
 from cellstream.errors import NotFound, RetryableError, Unprocessable
 from cellstream.store.resources import ResourceStore
-from cellstream.streamer.addresses import is_private
 from cellstream.streamer.sinks import http_outcome
 
 ACTION_ID = "4b1c6a8d-2d6a-4ab2-9d91-c30fa754f4f4"
 TIMEOUT_S = 10.0
-JWT_LIFETIME_S = 300
-JWT_ISSUER = "cellstream"
 USER_AGENT = "Cellstream-Automation/1"
 ERROR_SNIPPET_CHARS = 200
 PROPERTIES = ("url", "api_callback_id", "api_secret_id")
 MAX_ID = 2**63 - 1
-
-
-class PrivateAddress(OSError):
-    """A destination name resolved to a non-public address (raised by the resolver, kept by aiohttp as
-    the connection error's cause, so a refusal is told apart from an unreachable host per request)."""
-
-
-class PublicResolver(AbstractResolver):
-    """aiohttp's default resolver, refusing names that resolve to non-public addresses. aiohttp asks it on
-    every new connection, so a name that pointed somewhere public when configured cannot be turned
-    against the platform later (DNS rebinding)."""
-
-    def __init__(self) -> None:
-        self._inner = aiohttp.DefaultResolver()
-
-    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-                      ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            if is_private(result["host"]):
-                raise PrivateAddress(f"{host} resolves to the non-public address {result['host']}; set "
-                                     "CELLSTREAM_ALLOW_PRIVATE_DESTINATIONS=true to allow it")
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-class _AnyLengthHMAC(HMACAlgorithm):
-    """HS256 keyed with whatever secret the organisation chose. emnify accepts short api_secrets; pyjwt
-    would warn on each of them (an error under the test suite's warning policy) and the warning could
-    only be silenced through process-wide warning filters, which are not safe with other threads."""
-
-    def check_key_length(self, key: bytes) -> str | None:
-        return None
-
-
-_JWS = PyJWS(algorithms=[])
-_JWS.register_algorithm("HS256", _AnyLengthHMAC(HMACAlgorithm.SHA256))
-
-
-def bearer_token(secret: str, jti: str, body: bytes, now_s: int) -> str:
-    """The JWT of the Authorization header."""
-    claims = {"iss": JWT_ISSUER, "iat": now_s, "exp": now_s + JWT_LIFETIME_S, "jti": jti,
-              "body_sha256": hashlib.sha256(body).hexdigest()}
-    return _JWS.encode(msgspec.json.encode(claims), secret, algorithm="HS256", headers={"typ": "JWT"})
 
 
 def request_body(context: ActionContext) -> bytes:
@@ -108,14 +46,6 @@ def request_body(context: ActionContext) -> bytes:
                                 "execution_number": context.execution_number})
     # Spliced, not re-encoded: the receiver gets the event byte for byte as stored.
     return head[:-1] + b',"event":' + context.event_body + b"}"
-
-
-def shown(url: str) -> str:
-    """`url` for the action log: without user:password, which must not be shown to every member."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _single(properties: Mapping[str, list[str]], name: str) -> str | None:
@@ -130,17 +60,6 @@ def _record_id(value: str, name: str) -> int:
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_ID:
         raise Unprocessable.of(name, "must be the id of one of the organisation's resources")
     return int(text)
-
-
-def _private_literal(url: str) -> str | None:
-    """The host of `url` when it is a non-public IP address. Addresses written as such never reach a
-    resolver (aiohttp connects to them directly), so they are checked here."""
-    host = urlsplit(url).hostname or ""
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return None
-    return host if is_private(host) else None
 
 
 class CallbackAction:
@@ -174,7 +93,7 @@ class CallbackAction:
             raise Unprocessable.of("api_callback_id", "configure either url or api_callback_id, not both")
         if url is not None:
             check_url(url, "url")
-            if not self._allow_private and (host := _private_literal(url)) is not None:
+            if not self._allow_private and (host := private_literal(url)) is not None:
                 raise Unprocessable.of("url", f"{host} is a private or loopback address; set "
                                        "CELLSTREAM_ALLOW_PRIVATE_DESTINATIONS=true to allow it")
         if callback_id is not None:
@@ -186,13 +105,7 @@ class CallbackAction:
         url, secret = await self._destination(context)
         body = request_body(context)
         message_id = f"{context.automation_uuid}-{context.execution_number}"
-        now = datetime.now(UTC)
-        now_s = int(now.timestamp())
-        headers = {"Content-Type": "application/json", "webhook-id": message_id,
-                   "webhook-timestamp": str(now_s)}
-        if secret is not None:
-            headers["webhook-signature"] = Webhook(secret.encode()).sign(message_id, now, body.decode())
-            headers["Authorization"] = f"Bearer {bearer_token(secret, message_id, body, now_s)}"
+        headers = signed_headers(message_id, body, datetime.now(UTC), secret)
         return await self._post(url, body, headers)
 
     async def _destination(self, context: ActionContext) -> tuple[str, str | None]:
@@ -216,7 +129,7 @@ class CallbackAction:
             raise ActionFailed(exc.message, permanent=True) from None
         except RetryableError as exc:
             raise ActionFailed(exc.message) from None
-        if not self._allow_private and (host := _private_literal(url)) is not None:
+        if not self._allow_private and (host := private_literal(url)) is not None:
             raise ActionFailed(f"{shown(url)}: {host} is a private or loopback address; set "
                                "CELLSTREAM_ALLOW_PRIVATE_DESTINATIONS=true to allow it", permanent=True)
         return url, secret
@@ -245,9 +158,9 @@ class CallbackAction:
         except aiohttp.InvalidURL as exc:
             raise ActionFailed(f"{where}: not a usable URL ({exc})", permanent=True) from None
         except (aiohttp.ClientError, OSError) as exc:
-            refusal = _refusal(exc)
-            if refusal is not None:
-                raise ActionFailed(f"{where}: {refusal}", permanent=True) from None
+            refusal_text = refusal(exc)
+            if refusal_text is not None:
+                raise ActionFailed(f"{where}: {refusal_text}", permanent=True) from None
             raise ActionFailed(f"{where} failed: {exc or type(exc).__name__}") from None
         if 200 <= status < 300:
             return f"{where} answered {status}"
@@ -261,15 +174,3 @@ class CallbackAction:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-def _refusal(exc: BaseException) -> str | None:
-    """The PrivateAddress behind a connection error, if that is what it was."""
-    seen: Any = exc
-    for _ in range(4):  # aiohttp wraps the resolver's error once or twice
-        if seen is None:
-            return None
-        if isinstance(seen, PrivateAddress):
-            return str(seen)
-        seen = getattr(seen, "os_error", None) or seen.__cause__
-    return None

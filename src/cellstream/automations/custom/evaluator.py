@@ -46,6 +46,7 @@ from cellstream.events.catalog import CUSTOM_TYPE_IDS, event_type
 from cellstream.events.model import Event, StoredEvent
 from cellstream.events.timefmt import format_timestamp, parse_timestamp
 from cellstream.ingest.notifier import Notifier
+from cellstream.lifecycle import stop_task
 from cellstream.store.protocols import EventStore
 from cellstream.store.resources import ResourceStore, ResourceTx, StoredUsage
 
@@ -105,11 +106,8 @@ class CustomEvaluator:
         self._task = asyncio.create_task(self._run(), name="custom-event-evaluator")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def prepare(self) -> None:
         """Load the configurations and the cursors; a new platform starts at the logs' ends."""
