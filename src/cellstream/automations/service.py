@@ -25,15 +25,10 @@ from cellstream.automations.model import (
 from cellstream.automations.system_events import find_system_event
 from cellstream.automations.targeting import compile_targeting
 from cellstream.domain.principal import Principal
-from cellstream.errors import Forbidden, Unprocessable
+from cellstream.errors import Unprocessable
 from cellstream.store.resources import ResourceStore, ResourceTx, owned
 
 MAX_ACTIONS = 10
-
-
-def _administrator(principal: Principal) -> None:
-    if not principal.may_administer:
-        raise Forbidden("only Administrators and application tokens manage automations")
 
 
 def _props(raw: Any, where: str) -> list[Prop]:
@@ -149,7 +144,7 @@ class Automations:
         return owned(tx, Automation, "automation_uuid", automation_id, principal.org_id, "automation")
 
     async def create(self, principal: Principal, body: Mapping[str, Any]) -> Automation:
-        _administrator(principal)
+        principal.require_administrator("manage automations")
         name = _text(body, "name", required=True, limit=200) or ""
         description = _text(body, "description", required=False, limit=2000) or ""
         status = _status(body, ACTIVE) or ACTIVE
@@ -176,7 +171,7 @@ class Automations:
         return automation
 
     async def patch(self, principal: Principal, automation_id: str, body: Mapping[str, Any]) -> Automation:
-        _administrator(principal)
+        principal.require_administrator("manage automations")
         changes: dict[str, Any] = {}
         if "name" in body:
             changes["name"] = _text(body, "name", required=True, limit=200)
@@ -206,7 +201,7 @@ class Automations:
         return automation
 
     async def delete(self, principal: Principal, automation_id: str) -> None:
-        _administrator(principal)
+        principal.require_administrator("manage automations")
 
         def work(tx: ResourceTx) -> None:
             automation = self._find(tx, principal, automation_id)

@@ -201,8 +201,7 @@ class AuthService:
 
     @staticmethod
     def _require_admin(principal: Principal) -> None:
-        if not principal.may_administer:
-            raise Forbidden("only Administrators and application tokens may manage application tokens")
+        principal.require_administrator("may manage application tokens")
 
     # ---------- POST /api/v1/authenticate ----------
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 from cellstream.domain.principal import Principal
-from cellstream.errors import Forbidden, NotFound, Unprocessable
+from cellstream.errors import NotFound, Unprocessable
 from cellstream.store.resources import Record, ResourceStore, ResourceTx
 
 MAX_PURPOSE = 200
@@ -83,11 +83,6 @@ def _secret(value: Any) -> str:
     return value
 
 
-def _administrator(principal: Principal) -> None:
-    if not principal.may_administer:
-        raise Forbidden("only Administrators and application tokens may manage API callbacks and secrets")
-
-
 def _owned(tx: ResourceTx, cls: type[C], org_id: int, record_id: int, what: str) -> C:
     record = tx.get(cls, record_id)
     if record is None or record.org_id != org_id:
@@ -111,7 +106,7 @@ class Callbacks:
             lambda tx: _owned(tx, ApiCallback, principal.org_id, callback_id, "api_callback"))
 
     async def create_callback(self, principal: Principal, url: Any, purpose: Any = None) -> ApiCallback:
-        _administrator(principal)
+        principal.require_administrator("may manage API callbacks and secrets")
         checked_url, checked_purpose = check_url(url), _purpose(purpose)
 
         def work(tx: ResourceTx) -> ApiCallback:
@@ -123,7 +118,7 @@ class Callbacks:
         return (await self.resources.transact(work)).value
 
     async def delete_callback(self, principal: Principal, callback_id: int) -> None:
-        _administrator(principal)
+        principal.require_administrator("may manage API callbacks and secrets")
 
         def work(tx: ResourceTx) -> None:
             _owned(tx, ApiCallback, principal.org_id, callback_id, "api_callback")
@@ -142,7 +137,7 @@ class Callbacks:
             lambda tx: _owned(tx, ApiSecret, principal.org_id, secret_id, "api_secret"))
 
     async def create_secret(self, principal: Principal, secret: Any, purpose: Any = None) -> ApiSecret:
-        _administrator(principal)
+        principal.require_administrator("may manage API callbacks and secrets")
         checked_secret, checked_purpose = _secret(secret), _purpose(purpose)
 
         def work(tx: ResourceTx) -> ApiSecret:
@@ -154,7 +149,7 @@ class Callbacks:
         return (await self.resources.transact(work)).value
 
     async def delete_secret(self, principal: Principal, secret_id: int) -> None:
-        _administrator(principal)
+        principal.require_administrator("may manage API callbacks and secrets")
 
         def work(tx: ResourceTx) -> None:
             _owned(tx, ApiSecret, principal.org_id, secret_id, "api_secret")

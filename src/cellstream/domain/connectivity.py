@@ -14,7 +14,7 @@ from cellstream.domain.principal import Principal
 from cellstream.domain.profiles import ServiceProfile, TariffProfile
 from cellstream.domain.quotas import Kind, Quota, QuotaRequest
 from cellstream.domain.sims import Sim, SimBatch
-from cellstream.errors import Forbidden, NotFound
+from cellstream.errors import NotFound
 from cellstream.ingest.notifier import Notifier
 from cellstream.store.protocols import AccountStore
 from cellstream.store.resources import ResourceStore, ResourceTx
@@ -65,7 +65,7 @@ class Connectivity:
         return await self.resources.view(lambda tx: sims.unregistered_batch(tx, bic))
 
     async def register_batch(self, principal: Principal, bic: str, status_id: int) -> list[Sim]:
-        _administrator(principal)
+        principal.require_administrator("change SIMs and devices")
         actor = await self.actor(principal)
         return await self.change(lambda tx: sims.register_batch(tx, actor, bic, status_id))
 
@@ -78,12 +78,12 @@ class Connectivity:
         return await self.resources.view(lambda tx: sims.organisation_sim(tx, principal.org_id, sim_id))
 
     async def change_sim_status(self, principal: Principal, sim_id: int, status_id: int) -> Sim:
-        _administrator(principal)
+        principal.require_administrator("change SIMs and devices")
         actor = await self.actor(principal)
         return await self.change(lambda tx: sims.change_status(tx, actor, sim_id, status_id))
 
     async def delete_sim(self, principal: Principal, sim_id: int) -> Sim:
-        _administrator(principal)
+        principal.require_administrator("change SIMs and devices")
         actor = await self.actor(principal)
         return await self.change(lambda tx: sims.delete_sim(tx, actor, sim_id))
 
@@ -99,18 +99,18 @@ class Connectivity:
             tx, endpoints.organisation_endpoint(tx, principal.org_id, endpoint_id)))
 
     async def create_endpoint(self, principal: Principal, changes: EndpointChanges) -> Endpoint:
-        _administrator(principal)
+        principal.require_administrator("change SIMs and devices")
         actor = await self.actor(principal)
         return await self.change(lambda tx: endpoints.create_endpoint(tx, actor, changes))
 
     async def update_endpoint(self, principal: Principal, endpoint_id: int,
                               changes: EndpointChanges) -> Endpoint:
-        _administrator(principal)
+        principal.require_administrator("change SIMs and devices")
         actor = await self.actor(principal)
         return await self.change(lambda tx: endpoints.update_endpoint(tx, actor, endpoint_id, changes))
 
     async def delete_endpoint(self, principal: Principal, endpoint_id: int) -> None:
-        _administrator(principal)
+        principal.require_administrator("change SIMs and devices")
         actor = await self.actor(principal)
         await self.change(lambda tx: endpoints.delete_endpoint(tx, actor, endpoint_id))
 
@@ -132,7 +132,7 @@ class Connectivity:
 
     async def update_service_profile(self, principal: Principal, profile_id: int,
                                      changes: dict[str, Any]) -> ServiceProfile:
-        _administrator(principal)
+        principal.require_administrator("change SIMs and devices")
         actor = await self.actor(principal)
         return await self.change(lambda tx: profiles.update_service_profile(tx, actor, profile_id, changes))
 
@@ -144,16 +144,11 @@ class Connectivity:
 
     async def assign_quota(self, principal: Principal, kind: Kind, endpoint_id: int,
                            request: QuotaRequest) -> Quota:
-        _administrator(principal)
+        principal.require_administrator("change SIMs and devices")
         actor = await self.actor(principal)
         return await self.change(lambda tx: quotas.assign_quota(tx, actor, kind, endpoint_id, request))
 
     async def delete_quota(self, principal: Principal, kind: Kind, endpoint_id: int) -> None:
-        _administrator(principal)
+        principal.require_administrator("change SIMs and devices")
         actor = await self.actor(principal)
         await self.change(lambda tx: quotas.delete_quota(tx, actor, kind, endpoint_id))
-
-
-def _administrator(principal: Principal) -> None:
-    if not principal.may_administer:
-        raise Forbidden("only Administrators and application tokens change SIMs and devices")

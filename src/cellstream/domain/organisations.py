@@ -19,7 +19,7 @@ from cellstream.clock import Clock
 from cellstream.domain.actor import Actor, actor_of
 from cellstream.domain.domain_events import domain_event
 from cellstream.domain.principal import Principal
-from cellstream.errors import Forbidden, NotFound, Unprocessable
+from cellstream.errors import NotFound, Unprocessable
 from cellstream.events.model import Event
 from cellstream.events.timefmt import format_timestamp
 from cellstream.ingest.notifier import Notifier
@@ -44,11 +44,6 @@ DETAIL_FIELDS = ("name", "country_id", "verification_type_id", "verification")
 BILLING_FIELDS = ("charging_model_id", "payment_term_id", "vatin")
 _COUNTRIES: dict[int, Country] = {c.id: c for c in countries()}
 EventOf = Callable[[int, Actor, Organisation, Organisation], Event]  # (now, actor, old, new) → event
-
-
-def _administrator(principal: Principal, what: str) -> None:
-    if not principal.may_administer:
-        raise Forbidden(f"only Administrators and application tokens may change {what}")
 
 
 def _text(value: Any) -> str:
@@ -181,13 +176,13 @@ class Organisations:
 
     async def update(self, principal: Principal, body: Mapping[str, Any]) -> Organisation:
         """`PATCH /api/v1/organisation/my` → event 31 when something changed."""
-        _administrator(principal, "the organisation")
+        principal.require_administrator("may change the organisation")
         changes = organisation_changes(body)
         return await self._change(principal, changes, organisation_updated)
 
     async def update_billing(self, principal: Principal, body: Mapping[str, Any]) -> Organisation:
         """`PATCH /api/v1/organisation/my/billing_config` → event 32 when something changed."""
-        _administrator(principal, "the billing configuration")
+        principal.require_administrator("may change the billing configuration")
         changes = billing_changes(body)
         return await self._change(principal, changes, billing_config_updated)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cellstream.errors import Forbidden
+
 # emnify's user roles (GET /api/v1/user/role).
 ADMINISTRATOR, USER, OBSERVER = 1, 2, 3
 
@@ -27,6 +29,11 @@ class Principal:
     def may_administer(self) -> bool:
         """Application tokens act for the whole workspace; users need the Administrator role."""
         return self.app_token_id is not None or ADMINISTRATOR in self.roles
+
+    def require_administrator(self, to: str) -> None:
+        """Forbidden (403) unless the caller may administer; `to` ends the message ("manage automations")."""
+        if not self.may_administer:
+            raise Forbidden(f"only Administrators and application tokens {to}")
 
     @property
     def may_read_other_users(self) -> bool:

@@ -81,11 +81,6 @@ def user_ref(user: User) -> Ref:
     return {"id": user.id, "name": user.name, "username": user.username}
 
 
-def _administrator(principal: Principal) -> None:
-    if not principal.may_administer:
-        raise Forbidden("only Administrators and application tokens may manage users")
-
-
 def _required_text(body: Mapping[str, Any], field: str, limit: int = MAX_TEXT) -> str:
     value = body.get(field)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
@@ -149,7 +144,7 @@ class Users:
     async def create(self, principal: Principal, body: Mapping[str, Any]) -> NewUser:
         """`POST /api/v1/user`: `username` (e-mail), `name`, optional `organisation` {id} (the caller's
         own only), optional `roles` [{id}] (default: User). Status Activation Pending, no password."""
-        _administrator(principal)
+        principal.require_administrator("may manage users")
         username = _required_text(body, "username", MAX_USERNAME)
         if not _EMAIL.fullmatch(username):
             raise Unprocessable.of("username", "must be the user's e-mail address")
@@ -193,7 +188,7 @@ class Users:
 
     async def delete(self, principal: Principal, user_id: int) -> None:
         """`DELETE /api/v2/user/{id}` (and v1) → event 46. Not oneself (403)."""
-        _administrator(principal)
+        principal.require_administrator("may manage users")
         user = await self.get(principal, user_id)
         if principal.user_id == user.id:
             raise Forbidden("a user cannot delete itself")
@@ -234,7 +229,7 @@ class Users:
         for any user of the organisation, a user for itself."""
         user = await self.get(principal, ref)
         if principal.user_id != user.id:
-            _administrator(principal)
+            principal.require_administrator("may manage users")
         keys = {k.id: k for k in await self.accounts.list_mfa_keys(user.id)}
         key = keys.get(key_id)
         if key is None:

@@ -55,6 +55,11 @@ def format_timestamp(ms: int) -> str:
             f"{_THREE_DIGITS[millis]}Z")
 
 
+def format_optional(ms: int | None) -> str | None:
+    """`format_timestamp`, passing a missing time through as None (JSON null)."""
+    return None if ms is None else format_timestamp(ms)
+
+
 @functools.lru_cache(maxsize=4096)
 def _date(days: int) -> str:
     # Formatting through datetime costs ~3 µs; events of one day share the date, and UTC days have no

@@ -20,7 +20,6 @@ class Notifier:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self._position = 0
-        self._usage_position = 0
         self._generation = 0  # grows with every commit of events or usage records
         self._changed = asyncio.Condition()
 
@@ -47,7 +46,6 @@ class Notifier:
         if not records:
             return
         async with self._changed:
-            self._usage_position = max(self._usage_position, records[-1].position)
             self._generation += 1
             self._changed.notify_all()
 

@@ -13,7 +13,7 @@ from cellstream.domain.endpoints import organisation_endpoint
 from cellstream.domain.principal import Principal
 from cellstream.domain.sims import Sim
 from cellstream.domain.subscriber import Subscriber, UnknownOrganisation, Verdict, resolve
-from cellstream.errors import Conflict, Forbidden, Unprocessable
+from cellstream.errors import Conflict, Unprocessable
 from cellstream.ingest.notifier import Notifier
 from cellstream.network import blacklist, connectivity
 from cellstream.network.core import NetworkCore, PolicyControl
@@ -49,7 +49,7 @@ class NetworkService:
 
     async def reset_connectivity(self, principal: Principal, endpoint_id: int, *, location: bool) -> None:
         """End the endpoint's data sessions and, with `location`, its network registrations."""
-        _administrator(principal, "reset connectivity")
+        principal.require_administrator("reset connectivity")
 
         def work(tx: ResourceTx) -> None:
             sub = self._endpoint_subscriber(tx, principal, endpoint_id)
@@ -64,7 +64,7 @@ class NetworkService:
 
     async def change_blacklist(self, principal: Principal, endpoint_id: int, operator_id: int, *,
                                add: bool) -> None:
-        _administrator(principal, "change an operator blacklist")
+        principal.require_administrator("change an operator blacklist")
         change = blacklist.add if add else blacklist.remove
         await self._run(lambda tx: change(tx, principal.org_id, endpoint_id, operator_id))
 
@@ -72,7 +72,7 @@ class NetworkService:
                        source_type: int, udh: str) -> SmsMessage:
         """An MT-SMS through the API: kept as DELIVERED or FAILED (facts: the device must be connected
         and allowed SMS)."""
-        _administrator(principal, "send SMS")
+        principal.require_administrator("send SMS")
 
         def work(tx: ResourceTx) -> SmsMessage:
             sub = self._endpoint_subscriber(tx, principal, endpoint_id)
@@ -116,8 +116,3 @@ class NetworkService:
     async def _learn(self, org_id: int) -> None:
         org = await self.accounts.get_organisation(org_id)
         self.core.names[org_id] = org.name if org is not None else None
-
-
-def _administrator(principal: Principal, what: str) -> None:
-    if not principal.may_administer:
-        raise Forbidden(f"only Administrators and application tokens {what}")

@@ -13,8 +13,8 @@ from typing import Any
 
 from cellstream.clock import Clock
 from cellstream.domain.principal import Principal
-from cellstream.errors import Conflict, Forbidden, Unprocessable
-from cellstream.events.timefmt import format_timestamp
+from cellstream.errors import Conflict, Unprocessable
+from cellstream.events.timefmt import format_optional
 from cellstream.store.protocols import EventStore
 from cellstream.store.resources import ResourceStore, ResourceTx, owned
 from cellstream.streamer.addresses import check_destination
@@ -45,11 +45,6 @@ URL_FIELDS = {"RestAPI": ("url", ("http", "https")), "Mqtt": ("url", ("mqtt", "m
 
 def new_signing_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def _administrator(principal: Principal) -> None:
-    if not principal.may_administer:
-        raise Forbidden("only Administrators and application tokens manage data streams")
 
 
 def _lookup_id(body: dict[str, Any], key: str, allowed: dict[int, str]) -> int:
@@ -114,7 +109,7 @@ class DataStreams:
     # ---------- changing ----------
 
     async def create(self, principal: Principal, body: dict[str, Any]) -> DataStream:
-        _administrator(principal)
+        principal.require_administrator("manage data streams")
         type_id = _lookup_id(body, "data_stream_type", STREAM_TYPES)
         destination = await self._destination(body.get("destination"))
         filters = body.get("filters") or []
@@ -152,7 +147,7 @@ class DataStreams:
         return stream
 
     async def patch(self, principal: Principal, stream_id: str, body: dict[str, Any]) -> None:
-        _administrator(principal)
+        principal.require_administrator("manage data streams")
         current = await self.get(principal, stream_id)
         changes: dict[str, Any] = {}
         if "data_stream_type" in body and body["data_stream_type"] is not None and \
@@ -188,7 +183,7 @@ class DataStreams:
         await self.supervisor.refresh(stream.id)
 
     async def delete(self, principal: Principal, stream_id: str) -> None:
-        _administrator(principal)
+        principal.require_administrator("manage data streams")
 
         def work(tx: ResourceTx) -> int:
             stream = self._find(tx, principal, stream_id)
@@ -204,7 +199,7 @@ class DataStreams:
 
     async def restart(self, principal: Principal, stream_id: str) -> None:
         """Try again now: an Error stream goes back to Running and its failure run starts afresh."""
-        _administrator(principal)
+        principal.require_administrator("manage data streams")
 
         def work(tx: ResourceTx) -> int:
             stream = self._find(tx, principal, stream_id)
@@ -222,7 +217,7 @@ class DataStreams:
     async def replay(self, principal: Principal, stream_id: str, from_ms: int) -> int:
         """Deliver again everything stored since `from_ms` (within the stream retention); the position
         the stream continues after."""
-        _administrator(principal)
+        principal.require_administrator("manage data streams")
         now = self._clock.now_ms()
         if from_ms < now - self._retention_ms:
             raise Unprocessable.of("from", f"is older than the stream retention of "
@@ -244,7 +239,7 @@ class DataStreams:
         return position
 
     async def rotate_secret(self, principal: Principal, stream_id: str) -> str:
-        _administrator(principal)
+        principal.require_administrator("manage data streams")
         fresh = new_signing_secret()
 
         def work(tx: ResourceTx) -> int:
@@ -264,12 +259,12 @@ class DataStreams:
     # ---------- reporting ----------
 
     async def signing_secrets(self, principal: Principal, stream_id: str) -> dict[str, Any]:
-        _administrator(principal)
+        principal.require_administrator("manage data streams")
         stream = await self.get(principal, stream_id)
         now = self._clock.now_ms()
         valid = [s for s in stream.signing_secrets if s.valid_until_ms is None or s.valid_until_ms > now]
         return {"signing_secret": next((s.secret for s in valid if s.valid_until_ms is None), None),
-                "previous": [{"signing_secret": s.secret, "valid_until": _iso(s.valid_until_ms)}
+                "previous": [{"signing_secret": s.secret, "valid_until": format_optional(s.valid_until_ms)}
                              for s in valid if s.valid_until_ms is not None]}
 
     async def stats(self, principal: Principal, stream_id: str) -> dict[str, Any]:
@@ -290,18 +285,20 @@ class DataStreams:
             "delivered": cursor.delivered, "batches": cursor.batches,
             "failed_attempts": cursor.failed_attempts,
             "lag_events": lag, "lag_seconds": 0.0 if oldest_ms is None else max(0, now - oldest_ms) / 1000,
-            "position": cursor.position, "dropped": cursor.dropped, "dropped_at": _iso(cursor.dropped_ms),
+            "position": cursor.position, "dropped": cursor.dropped,
+            "dropped_at": format_optional(cursor.dropped_ms),
             "last_error": None if cursor.last_error is None else {
                 "message": cursor.last_error, "status": cursor.last_error_status,
-                "at": _iso(cursor.last_error_ms)},
-            "failing_since": _iso(cursor.failing_since_ms), "last_delivery_at": _iso(cursor.last_delivery_ms),
+                "at": format_optional(cursor.last_error_ms)},
+            "failing_since": format_optional(cursor.failing_since_ms),
+            "last_delivery_at": format_optional(cursor.last_delivery_ms),
             "last_delivery_latency_ms": cursor.last_latency_ms,
             "status": lookup(STATUSES, stream.status_id),
         }
 
     async def test(self, principal: Principal, stream_id: str) -> dict[str, Any]:
         """Deliver one sample record to the stream's destination now; the outcome, not an exception."""
-        _administrator(principal)
+        principal.require_administrator("manage data streams")
         stream = await self.get(principal, stream_id)
         record = await sample_record(stream, self._events, self.resources, self._clock)
         sink: Sink = self._open_sink(stream, self._sink_settings, stream.secrets_at(self._clock.now_ms()))
@@ -316,6 +313,3 @@ class DataStreams:
             await sink.close()
         return {"delivered": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
 
-
-def _iso(ms: int | None) -> str | None:
-    return None if ms is None else format_timestamp(ms)

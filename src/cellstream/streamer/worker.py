@@ -29,7 +29,6 @@ from cellstream.ingest.notifier import Notifier
 from cellstream.store.protocols import EventStore, LogEntry
 from cellstream.store.resources import ResourceStore, ResourceTx
 from cellstream.streamer.backoff import retry_delay_s
-from cellstream.streamer.destinations import parse_credentials
 from cellstream.streamer.filters import compile_filters
 from cellstream.streamer.model import ERROR, EVENTS, PENDING, RUNNING, DataStream, StreamCursor
 from cellstream.streamer.sinks.base import Batch, DeliveryFailed, Sink, SinkSettings
@@ -65,8 +64,6 @@ class StreamWorker:
         self._attempt = 0  # consecutive failed attempts of the current batch
 
     async def run(self) -> None:
-        credentials = parse_credentials(self.stream.connection_type, self.stream.credentials)
-        del credentials  # validated once more: a stored stream from an older version may not parse
         sink = self._open_sink(self.stream, self._config.sink_settings,
                                self.stream.secrets_at(self._clock.now_ms()))
         try:

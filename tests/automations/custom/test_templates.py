@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from cellstream.automations.custom.model import CustomCursor
 from cellstream.clock import ManualClock
 from tests.automations.custom.conftest import ADMIN_B, Rig
 
@@ -160,6 +161,23 @@ async def test_a_restart_reads_nothing_twice(rig: Rig) -> None:
     await rig.restart()
     await rig.evaluator.catch_up()
     assert len(await rig.custom_events()) == 1
+
+
+async def test_other_organisations_input_costs_no_transaction_and_is_not_evaluated_twice(rig: Rig) -> None:
+    await rig.deploy("failed-attaches", count=1, minutes=10)
+    resources = rig.services.connectivity.resources
+    stored = await resources.view(lambda tx: tx.get(CustomCursor, 1))
+    for _ in range(3):
+        await rig.event(1, severity=REJECTED, org=200)  # nothing is deployed for organisation 200
+    await rig.evaluator.catch_up()
+    assert await resources.view(lambda tx: tx.get(CustomCursor, 1)) == stored  # moved in memory only
+    await rig.event(1, severity=REJECTED)
+    await rig.event(1, severity=REJECTED)
+    await rig.evaluator.catch_up()
+    await rig.restart()  # reads organisation 200's rows again: still nothing for them
+    await rig.evaluator.catch_up()
+    assert len(await rig.custom_events()) == 1
+    assert await rig.custom_events(org=200) == []
 
 
 async def test_custom_events_do_not_feed_the_evaluator(rig: Rig, clock: ManualClock) -> None:

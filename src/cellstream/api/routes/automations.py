@@ -17,14 +17,11 @@ from cellstream.automations.service import Automations
 from cellstream.automations.system_events import find_system_event, system_event, system_events
 from cellstream.domain.principal import Principal
 from cellstream.errors import NotFound, Unprocessable
-from cellstream.events.timefmt import format_timestamp
+from cellstream.events.timefmt import format_optional
 from cellstream.services import Services
 
 AutomationId = Annotated[str, Path(min_length=1, max_length=64)]
 
-
-def _iso(ms: int | None) -> str | None:
-    return None if ms is None else format_timestamp(ms)
 
 
 def _props(props: list[Prop]) -> list[dict[str, Any]]:
@@ -40,8 +37,9 @@ def automation_json(automation: Automation, automations: Automations,
         "id": automation.uuid, "name": automation.name, "description": automation.description,
         "status": automation.status, "organisation": {"id": org},
         "number_of_executions": automation.number_of_executions,
-        "last_execution": _iso(automation.last_execution_ms),
-        "created_at": _iso(automation.created_ms), "modified_at": _iso(automation.modified_ms),
+        "last_execution": format_optional(automation.last_execution_ms),
+        "created_at": format_optional(automation.created_ms),
+        "modified_at": format_optional(automation.modified_ms),
         "actionable_event": {
             "system_event": None if trigger is None else system_event(trigger, org, actions),
             "custom_event": custom_event},
@@ -56,7 +54,7 @@ def log_json(entry: ActionLog) -> dict[str, Any]:
     return {"id": str(entry.id), "automation": {"id": entry.automation_uuid},
             "action": {"id": entry.action_id}, "message": entry.message, "status": entry.status,
             "event": {"id": entry.event_id},
-            "smart_event": None, "created_at": _iso(entry.created_ms),
+            "smart_event": None, "created_at": format_optional(entry.created_ms),
             "automation_execution_number": entry.execution_number, "organisation": {"id": entry.org_id},
             "attempt": entry.attempt, "duration_ms": entry.duration_ms}
 

@@ -52,6 +52,7 @@ from cellstream.store.resources import ResourceStore, ResourceTx, StoredUsage
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 500
+SAVE_EVERY = 20_000  # positions passed without anything to evaluate before the cursor is saved anyway
 SWEEP_EVERY_S = 60.0
 WINDOW_KEY = "custom_event_window"
 
@@ -96,7 +97,8 @@ class CustomEvaluator:
         self._events, self._resources, self._notifier, self._clock = events, resources, notifier, clock
         self._sweep_every_s = sweep_every_s
         self._armed: dict[int, list[Armed]] = {}  # organisation -> deployed configurations
-        self._positions: tuple[int, int] | None = None  # (event log, usage log), as last committed
+        self._positions: tuple[int, int] | None = None  # (event log, usage log), evaluated up to
+        self._saved = (0, 0)  # the positions last stored in the cursor record
         self._task: asyncio.Task[None] | None = None
 
     # ---------- life cycle ----------
@@ -118,7 +120,7 @@ class CustomEvaluator:
                                  usage_position=await self._resources.usage_last_position())
             await self._resources.transact(lambda tx: tx.put(tx.get(CustomCursor, 1) or start))
             cursor = await self._resources.view(lambda tx: tx.get(CustomCursor, 1)) or start
-        self._positions = (cursor.event_position, cursor.usage_position)
+        self._positions = self._saved = (cursor.event_position, cursor.usage_position)
 
     async def reload(self) -> None:
         """Load the deployed configurations again (after any change through the API)."""
@@ -170,11 +172,22 @@ class CustomEvaluator:
             await self.prepare()
         assert self._positions is not None
         event_position, usage_position = self._positions
+        armed = self._armed
+        if not armed:  # nothing deployed anywhere: stay at the logs' ends without reading them
+            ends = (await self._events.last_position(), await self._resources.usage_last_position())
+            await self._pass(ends)
+            return False
         rows = await self._events.read_after(event_position, READ_CHUNK)
         usage = await self._resources.usage_after(usage_position, READ_CHUNK)
         if not rows and not usage:
             return False
-        armed = self._armed
+        if not any(r.event.org_id in armed for r in rows) and not any(u.org_id in armed for u in usage):
+            # Nothing here for a deployed configuration: no window changes, so no transaction. Reading
+            # these rows again after a restart changes nothing either (configurations ignore input stored
+            # before them), so the cursor is saved only now and then.
+            await self._pass((rows[-1].position if rows else event_position,
+                              usage[-1].position if usage else usage_position))
+            return True
 
         def work(tx: ResourceTx) -> tuple[int, int]:
             cursor = tx.get(CustomCursor, 1) or CustomCursor(id=1)
@@ -192,10 +205,27 @@ class CustomEvaluator:
             return cursor.event_position, cursor.usage_position
 
         committed = await self._resources.transact(work)
-        self._positions = committed.value
+        self._positions = self._saved = committed.value
         if committed.appended.stored:
             await self._notifier.committed(committed.appended.stored)
         return True
+
+    async def _pass(self, positions: tuple[int, int]) -> None:
+        """Move past input that needs no evaluation, saving the cursor every SAVE_EVERY positions."""
+        assert self._positions is not None
+        self._positions = (max(self._positions[0], positions[0]), max(self._positions[1], positions[1]))
+        if sum(self._positions) - sum(self._saved) < SAVE_EVERY:
+            return
+        event_position, usage_position = self._positions
+
+        def work(tx: ResourceTx) -> tuple[int, int]:
+            cursor = tx.get(CustomCursor, 1) or CustomCursor(id=1)
+            cursor.event_position = max(cursor.event_position, event_position)
+            cursor.usage_position = max(cursor.usage_position, usage_position)
+            tx.put(cursor)
+            return cursor.event_position, cursor.usage_position
+
+        self._saved = (await self._resources.transact(work)).value
 
     def _on_event(self, tx: ResourceTx, windows: Windows, armed: list[Armed], row: StoredEvent) -> None:
         event = row.event

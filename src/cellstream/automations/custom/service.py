@@ -16,7 +16,7 @@ from cellstream.automations.custom.model import ConfigurationIndex, CustomEventC
 from cellstream.automations.custom.templates import TEMPLATES, Template, find_template
 from cellstream.automations.model import Prop
 from cellstream.domain.principal import Principal
-from cellstream.errors import Forbidden, NotFound, Unprocessable
+from cellstream.errors import NotFound, Unprocessable
 from cellstream.store.resources import ResourceStore, ResourceTx, owned
 
 NAME_LIMIT = 200
@@ -73,8 +73,7 @@ class CustomEvents:
                      "custom event")
 
     async def create(self, principal: Principal, body: Mapping[str, Any]) -> CustomEventConfiguration:
-        if not principal.may_administer:
-            raise Forbidden("only Administrators and application tokens deploy custom events")
+        principal.require_administrator("deploy custom events")
         organisation = body.get("organisation")
         if organisation is not None:
             org_id = organisation.get("id") if isinstance(organisation, dict) else None
@@ -105,8 +104,7 @@ class CustomEvents:
         return configuration
 
     async def delete(self, principal: Principal, custom_event_id: str) -> None:
-        if not principal.may_administer:
-            raise Forbidden("only Administrators and application tokens delete custom events")
+        principal.require_administrator("delete custom events")
 
         def work(tx: ResourceTx) -> None:
             configuration = self._find(tx, principal, custom_event_id)
